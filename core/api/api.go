@@ -1,0 +1,177 @@
+// Package api holds the public HTTP endpoints of the gateway, one file per
+// endpoint family (chat, models, health …), and the request pipeline they
+// share: authenticate → peek → rank → call upstream with fallbacks → relay →
+// account. Errors reach clients only through WriteError (errors.go).
+//
+// Handlers are fasthttp handlers; they never keep a RequestCtx or its byte
+// slices after returning: streams copy what they need into pooled state
+// first. Imported by core.
+package api
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/routing"
+)
+
+// Options configure the API. Router, Upstreams and Auth are required.
+type Options struct {
+	Router    *routing.Router
+	Upstreams map[string]*provider.Upstream // by provider name, lower-case
+	Auth      Authenticator
+	Metrics   *Metrics
+	Logger    *slog.Logger
+	Node      string // node name, embedded (hashed) in generation ids
+	Region    string
+	// KeepAlive is the interval of ": PROCESSING" comments while a stream
+	// is silent. Default 10s.
+	KeepAlive time.Duration
+	// MaxConcurrent caps in-flight inference requests (0 = unlimited);
+	// above it requests get 503 with Retry-After instead of queueing.
+	MaxConcurrent int
+	// OverheadHeader adds X-Tollgate-Overhead-Us to responses.
+	OverheadHeader bool
+	// Ready reports readiness for /readyz (nil = always ready).
+	Ready func() error
+}
+
+// API serves the public listener.
+type API struct {
+	o        Options
+	log      *slog.Logger
+	m        *Metrics
+	ids      idGen
+	pool     sync.Pool
+	watch    *watcher
+	inflight atomic.Int64
+	closing  atomic.Bool
+}
+
+// New returns the API for o.
+func New(o Options) *API {
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	a := &API{o: o, log: o.Logger, m: o.Metrics}
+	a.ids.init(o.Node)
+	a.pool.New = func() any { return newReqState(a) }
+	a.watch = newWatcher(o.KeepAlive)
+	return a
+}
+
+// Close stops the stream watcher. Streams still running are aborted with a
+// terminal error chunk; call it after the listener stopped accepting.
+func (a *API) Close() {
+	a.closing.Store(true)
+	a.watch.abortAll()
+	a.watch.stop()
+}
+
+// AbortStreams ends every running stream with a terminal error chunk; used
+// when the shutdown drain deadline passes.
+func (a *API) AbortStreams() { a.watch.abortAll() }
+
+// Streams is the number of streams being relayed.
+func (a *API) Streams() int { return a.watch.count() }
+
+// Handler is the fasthttp handler of the public listener.
+func (a *API) Handler(ctx *fasthttp.RequestCtx) {
+	path := ctx.Path()
+	var rest []byte
+	switch {
+	case hasPrefix(path, "/api/v1/"):
+		rest = path[len("/api/v1"):]
+	case hasPrefix(path, "/v1/"):
+		rest = path[len("/v1"):]
+	default:
+		switch string(path) {
+		case "/healthz":
+			a.healthz(ctx)
+			return
+		case "/readyz":
+			a.readyz(ctx)
+			return
+		}
+		a.m.route(routeOther, fasthttp.StatusNotFound)
+		WriteError(ctx, errNotFound)
+		return
+	}
+	switch string(rest) {
+	case "/chat/completions":
+		if !ctx.IsPost() {
+			WriteError(ctx, errMethod)
+			return
+		}
+		a.chat(ctx)
+	case "/models":
+		a.models(ctx)
+	case "/providers":
+		a.providers(ctx)
+	default:
+		if hasPrefix(rest, "/models/") {
+			a.modelEndpoints(ctx, rest[len("/models/"):])
+			return
+		}
+		a.m.route(routeOther, fasthttp.StatusNotFound)
+		WriteError(ctx, errNotFound)
+	}
+}
+
+func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
+
+// idGen makes generation ids "gen-<unix>-<node8><seq>": unique across
+// nodes (the node tag is a hash of the node name, so the cluster can route
+// GET /generation to the node that served it) and across restarts (the
+// sequence starts at a random value).
+type idGen struct {
+	node [8]byte
+	seq  atomic.Uint64
+}
+
+func (g *idGen) init(node string) {
+	h := sha256.Sum256([]byte(node))
+	hex.Encode(g.node[:], h[:4])
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	g.seq.Store(binary.LittleEndian.Uint64(b[:]) >> 8)
+}
+
+// NodeTag is the 8-hex-digit tag of node in generation ids.
+func NodeTag(node string) string {
+	h := sha256.Sum256([]byte(node))
+	return hex.EncodeToString(h[:4])
+}
+
+func (g *idGen) next(now time.Time) string {
+	var b [64]byte
+	d := append(b[:0], "gen-"...)
+	d = strconv.AppendInt(d, now.Unix(), 10)
+	d = append(d, '-')
+	d = append(d, g.node[:]...)
+	n := g.seq.Add(1)
+	const digits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	var s [12]byte
+	for i := len(s) - 1; i >= 0; i-- {
+		s[i] = digits[n%62]
+		n /= 62
+	}
+	d = append(d, s[:]...)
+	return string(d)
+}

@@ -1,0 +1,436 @@
+package api
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/valyala/fasthttp"
+
+	"github.com/tollgate/tollgate/core/peek"
+	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/core/sse"
+	"github.com/tollgate/tollgate/core/upstream"
+	"github.com/tollgate/tollgate/routing"
+)
+
+// reqState is the pooled per-request state of the chat pipeline. A
+// streaming request hands it to the stream writer, which returns it to the
+// pool when the stream ends; nothing in it may alias the RequestCtx then.
+type reqState struct {
+	a       *API
+	body    []byte // copy of the client body (streams outlive the ctx)
+	chat    peek.Chat
+	rreq    routing.Request
+	prefs   routing.Preferences
+	models  []string
+	cands   []routing.Candidate
+	call    provider.Call
+	out     []byte
+	tags    [][]byte
+	attempt []attemptInfo
+
+	// per-request facts
+	start     time.Time
+	upstream  time.Duration // time spent waiting on upstreams
+	genID     string
+	principal *Principal
+
+	// the winning attempt, for streams
+	ep      *routing.Endpoint
+	up      *provider.Upstream
+	att     routing.Attempt
+	resp    *fasthttp.Response
+	stream  provider.Stream
+	scanner *sse.Scanner
+	conn    net.Conn
+
+	// guarded by mu: the stream writer and the watcher share the client
+	// writer.
+	mu        sync.Mutex
+	w         *bufio.Writer
+	lastWrite time.Time
+	done      bool // the writer finished; the watcher must not touch w
+	gone      bool // the client went away
+	aborted   bool // aborted by shutdown
+	writeFn   func(w *bufio.Writer)
+}
+
+type attemptInfo struct {
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+	Status   int    `json:"status,omitempty"`
+	Error    string `json:"error"`
+	Raw      string `json:"raw,omitempty"`
+	kind     routing.ErrorKind
+	retryMs  int64
+}
+
+func newReqState(a *API) any {
+	st := &reqState{a: a, scanner: sse.NewScanner(nil, 0)}
+	st.writeFn = st.writeStream
+	return st
+}
+
+func (st *reqState) reset() {
+	st.body = st.body[:0]
+	st.models = st.models[:0]
+	st.cands = st.cands[:0]
+	st.out = st.out[:0]
+	st.tags = st.tags[:0]
+	st.attempt = st.attempt[:0]
+	st.rreq = routing.Request{}
+	st.prefs = routing.Preferences{}
+	st.call = provider.Call{Scratch: st.call.Scratch[:0]}
+	st.upstream = 0
+	st.genID = ""
+	st.principal = nil
+	st.ep, st.up, st.resp, st.stream, st.conn, st.w = nil, nil, nil, nil, nil, nil
+	st.done, st.gone, st.aborted = false, false, false
+}
+
+func (a *API) getState() *reqState {
+	st := a.pool.Get().(*reqState)
+	st.reset()
+	return st
+}
+
+func (a *API) putState(st *reqState) {
+	if st.resp != nil {
+		fasthttp.ReleaseResponse(st.resp)
+		st.resp = nil
+	}
+	if cap(st.body) > 1<<20 {
+		st.body = nil
+	}
+	if cap(st.out) > 1<<20 {
+		st.out = nil
+	}
+	a.pool.Put(st)
+}
+
+// chat serves POST /chat/completions.
+func (a *API) chat(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	if a.closing.Load() {
+		a.fail(ctx, routeChat, errShutdown)
+		return
+	}
+	if n := a.inflight.Add(1); a.o.MaxConcurrent > 0 && n > int64(a.o.MaxConcurrent) {
+		a.inflight.Add(-1)
+		a.fail(ctx, routeChat, errOverloaded)
+		return
+	}
+	p, e := a.authenticate(ctx, false)
+	if e != nil {
+		a.inflight.Add(-1)
+		a.fail(ctx, routeChat, e)
+		return
+	}
+	st := a.getState()
+	st.start = start
+	st.principal = p
+	st.body = append(st.body, ctx.PostBody()...)
+	streaming, err := a.runChat(ctx, st)
+	if err != nil {
+		a.fail(ctx, routeChat, AsError(err))
+	}
+	if !streaming {
+		a.inflight.Add(-1)
+		a.putState(st)
+	}
+}
+
+func (a *API) fail(ctx *fasthttp.RequestCtx, r routeID, e *Error) {
+	a.m.route(r, e.Status)
+	WriteError(ctx, e)
+}
+
+// runChat runs the pipeline. It returns streaming=true when it handed st to
+// a stream writer (which then owns st and the in-flight slot).
+func (a *API) runChat(ctx *fasthttp.RequestCtx, st *reqState) (streaming bool, err error) {
+	c := &st.chat
+	if err := peek.ParseChat(st.body, c); err != nil {
+		return false, err
+	}
+	if err := a.buildRouting(st); err != nil {
+		return false, err
+	}
+	st.cands, err = a.o.Router.Rank(&st.rreq, st.cands[:0])
+	if err != nil {
+		return false, err
+	}
+	st.genID = a.ids.next(st.start)
+	// Rank already applied allow_fallbacks and models[]: every candidate
+	// is a permitted fallback.
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	for i, cand := range st.cands {
+		if i > 0 {
+			a.m.fallback.Inc()
+		}
+		done, streaming, err := a.attempt(ctx, st, req, cand)
+		if done || err != nil {
+			return streaming, err
+		}
+	}
+	return false, st.allFailed()
+}
+
+// attempt tries one candidate. done reports that the response was written
+// (or handed to a stream writer); false with a nil error means "try the
+// next candidate".
+func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Request, cand routing.Candidate) (done, streaming bool, err error) {
+	ep := cand.Endpoint
+	up := a.o.Upstreams[strings.ToLower(ep.Provider)]
+	if up == nil {
+		st.attempt = append(st.attempt, attemptInfo{Provider: ep.Provider, Model: ep.Model, Error: "provider not configured", kind: routing.ErrConnect})
+		return false, false, nil
+	}
+	st.call = provider.Call{
+		Body: st.body, Chat: &st.chat, Upstream: up, Endpoint: ep,
+		GenID: st.genID, Created: st.start.Unix(), Stream: st.chat.Stream,
+		Scratch: st.call.Scratch[:0],
+	}
+	req.Reset()
+	if err := up.Adapter.WriteChat(req, &st.call); err != nil {
+		return false, false, err
+	}
+	resp := fasthttp.AcquireResponse()
+	att := a.o.Router.Begin(ep)
+	t0 := time.Now()
+	derr := up.Client.Do(req, resp, st.chat.Stream)
+	headerAt := time.Since(t0)
+	if derr != nil {
+		fasthttp.ReleaseResponse(resp)
+		ue := upstream.Classify(derr)
+		kind := routing.ErrConnect
+		switch ue.Kind {
+		case upstream.KindFirstByte, upstream.KindIdle:
+			kind = routing.ErrTimeout
+		case upstream.KindBroken:
+			kind = routing.ErrStreamBroken
+		}
+		st.upstream += headerAt
+		a.o.Router.End(att, routing.Outcome{Err: kind, Latency: headerAt})
+		a.m.observeAttempt(ep, false, 0, 0, nil, 0)
+		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Error: ue.Error(), kind: kind})
+		a.log.Warn("upstream attempt failed", "gen", st.genID, "provider", up.Name, "model", ep.Model, "error", ue.Kind.String())
+		return false, false, nil
+	}
+	status := resp.StatusCode()
+	if status < 200 || status > 299 {
+		body := readErrorBody(resp, st.chat.Stream)
+		st.upstream += time.Since(t0)
+		f := up.Adapter.ReadError(status, &resp.Header, body)
+		fasthttp.ReleaseResponse(resp)
+		kind := routing.KindFromStatus(status)
+		if f.ContextLength {
+			kind = routing.ErrContextLength
+		}
+		a.o.Router.End(att, routing.Outcome{Err: kind, Status: status, Latency: time.Since(t0), RetryAfter: time.Duration(f.RetryAfterMs) * time.Millisecond})
+		a.m.observeAttempt(ep, false, 0, 0, nil, 0)
+		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: f.Message, Raw: string(f.Raw), kind: kind, retryMs: f.RetryAfterMs})
+		a.log.Warn("upstream attempt failed", "gen", st.genID, "provider", up.Name, "model", ep.Model, "status", status)
+		if retryableStatus(status, kind) {
+			return false, false, nil
+		}
+		// The request's own fault (400 and kin): the client sees the
+		// provider's message, and no other endpoint would do better.
+		code := status
+		if code < 400 || code > 499 {
+			code = fasthttp.StatusBadGateway
+		}
+		return true, false, &Error{Status: code, Message: f.Message,
+			Metadata: map[string]any{"provider_name": up.Name, "raw": string(f.Raw)}}
+	}
+	st.ep, st.up, st.att = ep, up, att
+	if st.chat.Stream {
+		st.resp = resp
+		st.upstream += headerAt
+		a.startStream(ctx, st, cand)
+		return true, true, nil
+	}
+	body := resp.Body()
+	latency := time.Since(t0)
+	st.upstream += latency
+	out, res, rerr := up.Adapter.ReadChat(st.out[:0], body, &st.call)
+	st.out = out
+	if rerr != nil {
+		fasthttp.ReleaseResponse(resp)
+		a.o.Router.End(att, routing.Outcome{Err: routing.ErrStreamBroken, Status: status, Latency: latency})
+		a.m.observeAttempt(ep, false, 0, 0, nil, 0)
+		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: "malformed upstream response: " + rerr.Error(), kind: routing.ErrStreamBroken})
+		return false, false, nil
+	}
+	fasthttp.ReleaseResponse(resp)
+	cost := ep.Pricing.Cost(res.Usage)
+	a.o.Router.End(att, routing.Outcome{Status: status, TTFT: headerAt, Latency: latency, OutputTokens: res.Usage.CompletionTokens})
+	a.m.observeAttempt(ep, true, headerAt, latency, &res.Usage, cost)
+
+	st.setHeaders(ctx, cand)
+	var b [32]byte
+	ctx.Response.Header.SetBytesV("X-Tollgate-Cost", provider.AppendUSD(b[:0], cost))
+	ctx.SetContentType("application/json")
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.Response.SetBody(st.out)
+	a.m.route(routeChat, fasthttp.StatusOK)
+	if a.o.OverheadHeader {
+		st.setOverhead(ctx)
+	}
+	return true, false, nil
+}
+
+// retryableStatus: 408, 429, 5xx and context-length errors go to the next
+// candidate (SPEC §4), and so do 401/402/403/404 from an upstream: they
+// mean this provider's key, credit or model id is wrong, which another
+// endpoint does not share.
+func retryableStatus(status int, kind routing.ErrorKind) bool {
+	if routing.Retryable(routing.Outcome{Err: kind, Status: status}) {
+		return true
+	}
+	switch status {
+	case 401, 402, 403, 404:
+		return true
+	}
+	return false
+}
+
+func readErrorBody(resp *fasthttp.Response, stream bool) []byte {
+	if !stream {
+		return resp.Body()
+	}
+	bs := resp.BodyStream()
+	if bs == nil {
+		return resp.Body()
+	}
+	b, _ := io.ReadAll(io.LimitReader(bs, 64<<10))
+	_ = resp.CloseBodyStream()
+	return b
+}
+
+func (st *reqState) setHeaders(ctx *fasthttp.RequestCtx, cand routing.Candidate) {
+	h := &ctx.Response.Header
+	h.Set("X-Generation-Id", st.genID)
+	h.Set("X-Tollgate-Provider", st.up.Name)
+	h.Set("X-Tollgate-Model", st.ep.Model)
+	var b [8]byte
+	h.SetBytesV("X-Tollgate-Attempts", strconv.AppendInt(b[:0], int64(len(st.attempt)+1), 10))
+	h.Set("X-Tollgate-Route", cand.Reason.String())
+}
+
+func (st *reqState) setOverhead(ctx *fasthttp.RequestCtx) {
+	over := time.Since(st.start) - st.upstream
+	if over < 0 {
+		over = 0
+	}
+	st.a.m.overhead.Update(over.Seconds())
+	var b [24]byte
+	ctx.Response.Header.SetBytesV("X-Tollgate-Overhead-Us", strconv.AppendInt(b[:0], over.Microseconds(), 10))
+}
+
+// allFailed picks the status that describes every candidate failing: 429
+// when all were rate limited (with the shortest Retry-After), 408 when all
+// timed out, 503 when no provider could be reached, else 502. Each attempt
+// is listed in metadata.
+func (st *reqState) allFailed() *Error {
+	if len(st.attempt) == 0 {
+		return &Error{Status: fasthttp.StatusServiceUnavailable, Message: "no provider available for this request"}
+	}
+	all := func(k routing.ErrorKind) bool {
+		for _, at := range st.attempt {
+			if at.kind != k {
+				return false
+			}
+		}
+		return true
+	}
+	e := &Error{Status: fasthttp.StatusBadGateway, Message: "every provider failed for this request"}
+	switch {
+	case all(routing.ErrRateLimited):
+		e.Status, e.Message = fasthttp.StatusTooManyRequests, "every provider is rate limiting this model; retry later"
+		for _, at := range st.attempt {
+			if at.retryMs > 0 && (e.RetryAfterMs == 0 || at.retryMs < e.RetryAfterMs) {
+				e.RetryAfterMs = at.retryMs
+			}
+		}
+		if e.RetryAfterMs == 0 {
+			e.RetryAfterMs = 1000
+		}
+	case all(routing.ErrTimeout):
+		e.Status, e.Message = fasthttp.StatusRequestTimeout, "every provider timed out"
+	case all(routing.ErrConnect):
+		e.Status, e.Message = fasthttp.StatusServiceUnavailable, "no provider could be reached"
+	case all(routing.ErrContextLength):
+		e.Status, e.Message = fasthttp.StatusBadRequest, "the prompt does not fit the context of any endpoint: "+st.attempt[0].Error
+	}
+	last := st.attempt[len(st.attempt)-1]
+	e.Metadata = map[string]any{"provider_name": last.Provider, "attempts": st.attempt}
+	if last.Raw != "" {
+		e.Metadata["raw"] = last.Raw
+	}
+	return e
+}
+
+// buildRouting fills st.rreq from the peeked body.
+func (a *API) buildRouting(st *reqState) error {
+	c := &st.chat
+	r := &st.rreq
+	if len(c.Model) > 0 {
+		r.Model = string(c.Model)
+	}
+	peek.EachModel(c.Models, func(m []byte) {
+		st.models = append(st.models, string(m))
+	})
+	if r.Model == "" && len(st.models) > 0 {
+		r.Model, st.models = st.models[0], st.models[1:]
+	}
+	if r.Model == "" {
+		return &peek.BadRequest{Msg: "'model' must not be empty"}
+	}
+	r.Models = st.models
+	if c.Provider != nil {
+		if err := json.Unmarshal(c.Provider, &st.prefs); err != nil {
+			return &peek.BadRequest{Msg: "invalid 'provider' preferences: " + cleanJSONError(err)}
+		}
+		r.Provider = &st.prefs
+	}
+	r.PromptTokens = provider.EstimateTokens(len(c.Messages))
+	r.MaxTokens = int(c.MaxTokens)
+	r.Tools, r.ToolChoice, r.Images = c.Tools, c.ToolChoice, c.Images
+	r.JSONObject, r.JSONSchema, r.Reasoning = c.JSONObject, c.JSONSchema, c.Reasoning != nil
+	r.Params = paramsOf(c.Params)
+	r.AllowedProviders = st.principal.AllowedProviders
+	return nil
+}
+
+// paramsOf converts the peek parameter bitset into routing's.
+func paramsOf(bits uint64) routing.Params {
+	var p routing.Params
+	for i, name := range peek.ParamNames {
+		if bits&(1<<uint(i)) != 0 {
+			if q, ok := routing.ParamByName(name); ok {
+				p |= q
+			}
+		}
+	}
+	return p
+}
+
+func cleanJSONError(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return se.Error()
+	}
+	var ue *json.UnmarshalTypeError
+	if errors.As(err, &ue) {
+		return "field " + ue.Field + " must be " + ue.Type.String()
+	}
+	return err.Error()
+}

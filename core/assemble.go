@@ -1,0 +1,97 @@
+package core
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tollgate/tollgate/core/api"
+	"github.com/tollgate/tollgate/core/config"
+	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/core/provider/openai"
+	"github.com/tollgate/tollgate/core/upstream"
+	"github.com/tollgate/tollgate/routing"
+)
+
+// Upstreams builds one provider.Upstream per configured provider, keyed by
+// lower-case name.
+func Upstreams(cfg *config.Config) (map[string]*provider.Upstream, error) {
+	out := make(map[string]*provider.Upstream, len(cfg.Providers))
+	for _, p := range cfg.Providers {
+		u := &provider.Upstream{Name: p.Name, APIKey: p.APIKey}
+		base := p.BaseURL
+		if p.Preset != "" {
+			pre, ok := openai.PresetByName(p.Preset)
+			if !ok {
+				return nil, fmt.Errorf("provider %q: unknown preset %q", p.Name, p.Preset)
+			}
+			if base == "" {
+				base = pre.BaseURL
+			}
+			u.Quirks = pre.Quirks
+		}
+		switch p.Protocol {
+		case "openai":
+			u.Adapter = openai.Adapter{}
+		default:
+			return nil, fmt.Errorf("provider %q: protocol %q is not supported by this build yet", p.Name, p.Protocol)
+		}
+		for k, v := range p.Headers {
+			u.Headers = append(u.Headers, [2]string{k, v})
+		}
+		c, err := upstream.New(upstream.Config{
+			BaseURL:   base,
+			Connect:   p.Timeouts.Connect,
+			FirstByte: p.Timeouts.FirstByte,
+			Idle:      p.Timeouts.Idle,
+			MaxConns:  p.MaxConnections,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("provider %q: %w", p.Name, err)
+		}
+		u.Client = c
+		out[strings.ToLower(p.Name)] = u
+	}
+	return out, nil
+}
+
+// Catalog converts the configured providers and models for the router.
+func Catalog(cfg *config.Config) routing.Catalog {
+	var cat routing.Catalog
+	for _, p := range cfg.Providers {
+		cat.Providers = append(cat.Providers, routing.Provider{
+			Name: p.Name, Protocol: p.Protocol, Disabled: p.Disabled,
+			DataPolicy: routing.DataPolicy{Training: p.DataPolicy.Training, RetainsPrompts: p.DataPolicy.RetainsPrompts, ZDR: p.DataPolicy.ZDR},
+		})
+	}
+	for _, m := range cfg.Models {
+		rm := &routing.Model{
+			ID: m.ID, Name: m.Name, Created: m.Created, ContextLength: m.ContextLength,
+			InputModalities: m.Modalities.Input, OutputModalities: m.Modalities.Output,
+		}
+		for _, e := range m.Endpoints {
+			rm.Endpoints = append(rm.Endpoints, &routing.Endpoint{
+				Provider: e.Provider, Model: m.ID, UpstreamModel: e.UpstreamModel,
+				Pricing: routing.Pricing{
+					Prompt: e.Pricing.Prompt.Nano(), Completion: e.Pricing.Completion.Nano(),
+					Request: e.Pricing.Request.Nano(), InputCacheRead: e.Pricing.InputCacheRead.Nano(),
+					InputCacheWrite: e.Pricing.InputCacheWrite.Nano(), InternalReasoning: e.Pricing.InternalReasoning.Nano(),
+				},
+				ContextLength: e.ContextLength, MaxCompletionTokens: e.MaxCompletionTokens,
+				Quantization: e.Quantization, SupportedParameters: e.SupportedParameters, Disabled: e.Disabled,
+			})
+		}
+		cat.Models = append(cat.Models, rm)
+	}
+	return cat
+}
+
+// StaticKeys lists the inference keys declared under accounts[].keys[].
+func StaticKeys(cfg *config.Config) []api.StaticKey {
+	var keys []api.StaticKey
+	for _, a := range cfg.Accounts {
+		for _, k := range a.Keys {
+			keys = append(keys, api.StaticKey{Secret: k.Key, Name: k.Name, Account: a.Name})
+		}
+	}
+	return keys
+}

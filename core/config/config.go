@@ -1,0 +1,488 @@
+// Package config is the schema of tollgate.yaml: strict YAML (an unknown key
+// is an error naming file:line), ${VAR} and ${VAR:-default} substitution,
+// documented defaults and validation. Every key is documented, with its
+// default, in config.example.yaml at the repository root; a test keeps the
+// two in step.
+//
+// The package reads no environment and no flags itself: cmd passes a lookup
+// function. Imported by cmd and core.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/tollgate/tollgate/routing"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Node      Node       `yaml:"node"`
+	Listen    Listen     `yaml:"listen"`
+	AdminKey  string     `yaml:"admin_key"`
+	Cluster   Cluster    `yaml:"cluster"`
+	Ledger    Ledger     `yaml:"ledger"`
+	Limits    Limits     `yaml:"limits"`
+	Server    Server     `yaml:"server"`
+	Log       Log        `yaml:"log"`
+	Providers []Provider `yaml:"providers"`
+	Models    []Model    `yaml:"models"`
+	Accounts  []Account  `yaml:"accounts"`
+}
+
+// Node identifies this gateway.
+type Node struct {
+	Name    string `yaml:"name"`     // default: the host name
+	Region  string `yaml:"region"`   // default: "local"
+	DataDir string `yaml:"data_dir"` // default: ./tollgate-data
+}
+
+// Listen holds the listener addresses.
+type Listen struct {
+	API   string `yaml:"api"`   // default 127.0.0.1:8080
+	Admin string `yaml:"admin"` // default 127.0.0.1:8081
+}
+
+// Cluster configures gossip (see docs/SPEC.md §6).
+type Cluster struct {
+	Enabled   bool     `yaml:"enabled"`
+	Bind      string   `yaml:"bind"`      // default 0.0.0.0:7946
+	Advertise string   `yaml:"advertise"` // default: derived from bind
+	Join      []string `yaml:"join"`
+	Profile   string   `yaml:"profile"` // lan (default) | wan | local
+	SecretKey string   `yaml:"secret_key"`
+	Label     string   `yaml:"label"`
+	Insecure  bool     `yaml:"insecure"`
+}
+
+// Ledger configures the credit ledger.
+type Ledger struct {
+	Durability         string `yaml:"durability"`          // group (default) | sync
+	PartitionAllowance USD    `yaml:"partition_allowance"` // default 1 USD per key
+}
+
+// Limits are request admission limits.
+type Limits struct {
+	MaxRequestBody        ByteSize `yaml:"max_request_body"`         // default 32MiB
+	MaxConcurrent         int      `yaml:"max_concurrent"`           // default 0 = unlimited
+	FreeRequestsPerMinute int      `yaml:"free_requests_per_minute"` // default 20
+	FreeRequestsPerDay    int      `yaml:"free_requests_per_day"`    // default 200
+}
+
+// Server tunes the HTTP listeners.
+type Server struct {
+	ReadTimeout       time.Duration `yaml:"read_timeout"`        // default 30s: whole request read
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`        // default 120s: keep-alive idle
+	MaxConnsPerIP     int           `yaml:"max_conns_per_ip"`    // default 0 = unlimited
+	KeepAlive         time.Duration `yaml:"keepalive"`           // default 10s: SSE comment interval during silence
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`    // default 30s: drain deadline
+	Concurrency       int           `yaml:"concurrency"`         // default 262144
+	OverheadHeader    *bool         `yaml:"overhead_header"`     // default true: X-Tollgate-Overhead-Us
+	TrustForwardedFor bool          `yaml:"trust_forwarded_for"` // default false
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info (default) | warn | error
+	Format string `yaml:"format"` // text (default) | json
+}
+
+// Provider is one upstream account.
+type Provider struct {
+	Name           string            `yaml:"name"`
+	Protocol       string            `yaml:"protocol"` // openai | anthropic | gemini
+	Preset         string            `yaml:"preset"`   // vendor preset: openai, groq, openrouter, deepseek, …
+	BaseURL        string            `yaml:"base_url"`
+	APIKey         string            `yaml:"api_key"`
+	Headers        map[string]string `yaml:"headers"`
+	DataPolicy     DataPolicy        `yaml:"data_policy"`
+	Timeouts       Timeouts          `yaml:"timeouts"`
+	MaxConnections int               `yaml:"max_connections"` // default 4096
+	Disabled       bool              `yaml:"disabled"`
+}
+
+// DataPolicy is what a provider does with prompts.
+type DataPolicy struct {
+	Training       bool `yaml:"training"`
+	RetainsPrompts bool `yaml:"retains_prompts"`
+	ZDR            bool `yaml:"zdr"`
+}
+
+// Timeouts of one provider (see core/upstream).
+type Timeouts struct {
+	Connect   time.Duration `yaml:"connect"`    // default 10s
+	FirstByte time.Duration `yaml:"first_byte"` // default 180s
+	Idle      time.Duration `yaml:"idle"`       // default 120s
+}
+
+// Model is one canonical model.
+type Model struct {
+	ID            string     `yaml:"id"`
+	Name          string     `yaml:"name"`
+	Created       int64      `yaml:"created"`
+	ContextLength int        `yaml:"context_length"`
+	Modalities    Modalities `yaml:"modalities"`
+	Endpoints     []Endpoint `yaml:"endpoints"`
+}
+
+// Modalities of a model; default input [text], output [text].
+type Modalities struct {
+	Input  []string `yaml:"input"`
+	Output []string `yaml:"output"`
+}
+
+// Endpoint is a model served by a provider.
+type Endpoint struct {
+	Provider            string   `yaml:"provider"`
+	UpstreamModel       string   `yaml:"upstream_model"`
+	Pricing             Pricing  `yaml:"pricing"`
+	Quantization        string   `yaml:"quantization"`
+	ContextLength       int      `yaml:"context_length"`
+	MaxCompletionTokens int      `yaml:"max_completion_tokens"`
+	SupportedParameters []string `yaml:"supported_parameters"`
+	Disabled            bool     `yaml:"disabled"`
+}
+
+// Pricing in USD per million tokens (Request: USD per request).
+type Pricing struct {
+	Prompt            USD `yaml:"prompt"`
+	Completion        USD `yaml:"completion"`
+	Request           USD `yaml:"request"`
+	InputCacheRead    USD `yaml:"input_cache_read"`
+	InputCacheWrite   USD `yaml:"input_cache_write"`
+	InternalReasoning USD `yaml:"internal_reasoning"`
+}
+
+// Account is seeded at start, idempotently.
+type Account struct {
+	Name    string `yaml:"name"`
+	Credits USD    `yaml:"credits"`
+	Keys    []Key  `yaml:"keys"`
+}
+
+// Key is an inference key declared in config, taken as given.
+type Key struct {
+	Name       string `yaml:"name"`
+	Key        string `yaml:"key"`
+	Limit      *USD   `yaml:"limit"`
+	LimitReset string `yaml:"limit_reset"` // "" | daily | weekly | monthly
+}
+
+// USD is an amount parsed exactly from a decimal (never through float64)
+// and held as nano-USD.
+type USD int64
+
+// UnmarshalYAML parses a YAML scalar like 10, 0.15 or "2.5".
+func (u *USD) UnmarshalYAML(b []byte) error {
+	s := strings.Trim(strings.TrimSpace(string(b)), `"'`)
+	s = strings.TrimPrefix(s, "$")
+	n, err := routing.ParseUSD(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a USD amount (a non-negative decimal like 0.15)", s)
+	}
+	*u = USD(n)
+	return nil
+}
+
+// Nano returns the amount in nano-USD.
+func (u USD) Nano() int64 { return int64(u) }
+
+// ByteSize is a size like 32MiB, 512KB or 1048576.
+type ByteSize int64
+
+// UnmarshalYAML parses sizes with B, KB/KiB, MB/MiB, GB/GiB suffixes
+// (K/M/G are binary: 1KB = 1024 bytes, as everyone means for body limits).
+func (s *ByteSize) UnmarshalYAML(b []byte) error {
+	v := strings.ToUpper(strings.Trim(strings.TrimSpace(string(b)), `"'`))
+	mult := int64(1)
+	for _, suf := range []struct {
+		s string
+		m int64
+	}{{"GIB", 1 << 30}, {"GB", 1 << 30}, {"G", 1 << 30}, {"MIB", 1 << 20}, {"MB", 1 << 20}, {"M", 1 << 20}, {"KIB", 1 << 10}, {"KB", 1 << 10}, {"K", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(v, suf.s) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, suf.s)), suf.m
+			break
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != v {
+		return fmt.Errorf("%q is not a size (use e.g. 32MiB, 512KiB or a byte count)", string(b))
+	}
+	*s = ByteSize(n * mult)
+	return nil
+}
+
+// Defaults.
+const (
+	DefaultAPI            = "127.0.0.1:8080"
+	DefaultAdmin          = "127.0.0.1:8081"
+	DefaultDataDir        = "./tollgate-data"
+	DefaultMaxRequestBody = 32 << 20
+)
+
+// EnsureDefaults fills every unset field with its documented default.
+func (c *Config) EnsureDefaults() {
+	if c.Node.Name == "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			c.Node.Name = h
+		} else {
+			c.Node.Name = "tollgate"
+		}
+	}
+	if c.Node.Region == "" {
+		c.Node.Region = "local"
+	}
+	if c.Node.DataDir == "" {
+		c.Node.DataDir = DefaultDataDir
+	}
+	if c.Listen.API == "" {
+		c.Listen.API = DefaultAPI
+	}
+	if c.Listen.Admin == "" {
+		c.Listen.Admin = DefaultAdmin
+	}
+	if c.Cluster.Bind == "" {
+		c.Cluster.Bind = "0.0.0.0:7946"
+	}
+	if c.Cluster.Profile == "" {
+		c.Cluster.Profile = "lan"
+	}
+	if c.Ledger.Durability == "" {
+		c.Ledger.Durability = "group"
+	}
+	if c.Ledger.PartitionAllowance == 0 {
+		c.Ledger.PartitionAllowance = USD(routing.NanoPerUSD)
+	}
+	if c.Limits.MaxRequestBody == 0 {
+		c.Limits.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if c.Limits.FreeRequestsPerMinute == 0 {
+		c.Limits.FreeRequestsPerMinute = 20
+	}
+	if c.Limits.FreeRequestsPerDay == 0 {
+		c.Limits.FreeRequestsPerDay = 200
+	}
+	if c.Server.ReadTimeout == 0 {
+		c.Server.ReadTimeout = 30 * time.Second
+	}
+	if c.Server.IdleTimeout == 0 {
+		c.Server.IdleTimeout = 120 * time.Second
+	}
+	if c.Server.KeepAlive == 0 {
+		c.Server.KeepAlive = 10 * time.Second
+	}
+	if c.Server.ShutdownTimeout == 0 {
+		c.Server.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Server.Concurrency == 0 {
+		c.Server.Concurrency = 256 * 1024
+	}
+	if c.Server.OverheadHeader == nil {
+		t := true
+		c.Server.OverheadHeader = &t
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		if p.Protocol == "" {
+			p.Protocol = "openai"
+		}
+		if p.MaxConnections == 0 {
+			p.MaxConnections = 4096
+		}
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`)
+
+// Validate reports every invalid setting, joined.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for _, a := range []struct{ name, v string }{{"listen.api", c.Listen.API}, {"listen.admin", c.Listen.Admin}} {
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			add("%s: %q is not host:port", a.name, a.v)
+		}
+	}
+	switch c.Cluster.Profile {
+	case "lan", "wan", "local":
+	default:
+		add("cluster.profile: %q must be lan, wan or local", c.Cluster.Profile)
+	}
+	if c.Cluster.Enabled && c.Cluster.SecretKey == "" && !c.Cluster.Insecure {
+		add("cluster.secret_key is required when the cluster is enabled (or set cluster.insecure: true)")
+	}
+	switch c.Ledger.Durability {
+	case "group", "sync":
+	default:
+		add("ledger.durability: %q must be group or sync", c.Ledger.Durability)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level: %q must be debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format: %q must be text or json", c.Log.Format)
+	}
+	if c.Limits.MaxRequestBody < 1024 {
+		add("limits.max_request_body: %d is below the 1KiB minimum", c.Limits.MaxRequestBody)
+	}
+	provs := map[string]bool{}
+	for i, p := range c.Providers {
+		where := fmt.Sprintf("providers[%d]", i)
+		if !nameRE.MatchString(p.Name) {
+			add("%s.name: %q must be letters, digits, '.', '_' or '-'", where, p.Name)
+		}
+		if provs[strings.ToLower(p.Name)] {
+			add("%s.name: duplicate provider %q", where, p.Name)
+		}
+		provs[strings.ToLower(p.Name)] = true
+		switch p.Protocol {
+		case "openai", "anthropic", "gemini":
+		default:
+			add("%s.protocol: %q must be openai, anthropic or gemini", where, p.Protocol)
+		}
+		if p.BaseURL != "" {
+			u, err := url.Parse(p.BaseURL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				add("%s.base_url: %q must be an http(s) URL", where, p.BaseURL)
+			}
+		} else if p.Preset == "" {
+			add("%s.base_url is required (or set a preset)", where)
+		}
+	}
+	models := map[string]bool{}
+	for i, m := range c.Models {
+		where := fmt.Sprintf("models[%d]", i)
+		if m.ID == "" || strings.ContainsAny(m.ID, " \t:") {
+			add("%s.id: %q must be a slug like author/model without spaces or ':'", where, m.ID)
+		}
+		if models[m.ID] {
+			add("%s.id: duplicate model %q", where, m.ID)
+		}
+		models[m.ID] = true
+		if len(m.Endpoints) == 0 {
+			add("%s: model %q has no endpoints", where, m.ID)
+		}
+		for j, e := range m.Endpoints {
+			if !provs[strings.ToLower(e.Provider)] {
+				add("%s.endpoints[%d].provider: unknown provider %q", where, j, e.Provider)
+			}
+		}
+	}
+	accounts := map[string]bool{}
+	for i, a := range c.Accounts {
+		where := fmt.Sprintf("accounts[%d]", i)
+		if a.Name == "" {
+			add("%s.name is required", where)
+		}
+		if accounts[a.Name] {
+			add("%s.name: duplicate account %q", where, a.Name)
+		}
+		accounts[a.Name] = true
+		for j, k := range a.Keys {
+			if len(k.Key) < 16 {
+				add("%s.keys[%d].key: keys must be at least 16 characters", where, j)
+			}
+			switch k.LimitReset {
+			case "", "daily", "weekly", "monthly":
+			default:
+				add("%s.keys[%d].limit_reset: %q must be daily, weekly or monthly", where, j, k.LimitReset)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads, substitutes, parses, defaults and validates the file at path.
+// lookup resolves ${VAR} (os.LookupEnv in production).
+func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config: %w", err)
+	}
+	return Parse(path, raw, lookup)
+}
+
+// Parse is Load for bytes; name prefixes error positions.
+func Parse(name string, raw []byte, lookup func(string) (string, bool)) (*Config, error) {
+	text, err := Substitute(raw, lookup)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var c Config
+	if len(bytes.TrimSpace(text)) > 0 {
+		if err := yaml.UnmarshalWithOptions(text, &c, yaml.Strict()); err != nil {
+			return nil, fmt.Errorf("%s:%s", name, strings.TrimPrefix(yaml.FormatError(err, false, true), "["))
+		}
+	}
+	c.EnsureDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: invalid config:\n%w", name, err)
+	}
+	return &c, nil
+}
+
+var varRE = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}\n]*))?\}|\$\{[^}\n]*\}?`)
+
+// Substitute replaces ${VAR} and ${VAR:-default} (default when VAR is unset
+// or empty) in raw; $$ is a literal $. An unset ${VAR} without a default is
+// an error naming the line, so a missing secret never becomes "".
+func Substitute(raw []byte, lookup func(string) (string, bool)) ([]byte, error) {
+	var errs []error
+	lines := bytes.SplitAfter(raw, []byte("\n"))
+	for i, l := range lines {
+		// Whole-line comments are documentation: leave their ${VAR}s alone.
+		if t := bytes.TrimLeft(l, " \t"); len(t) > 0 && t[0] == '#' {
+			continue
+		}
+		lines[i] = substituteLine(l, i+1, lookup, &errs)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return bytes.Join(lines, nil), nil
+}
+
+func substituteLine(raw []byte, line int, lookup func(string) (string, bool), errs *[]error) []byte {
+	return varRE.ReplaceAllFunc(raw, func(m []byte) []byte {
+		if string(m) == "$$" {
+			return []byte("$")
+		}
+		sub := varRE.FindSubmatch(m)
+		if len(sub[1]) == 0 {
+			*errs = append(*errs, fmt.Errorf("line %d: malformed variable %q (use ${NAME} or ${NAME:-default})", line, m))
+			return m
+		}
+		v, ok := lookup(string(sub[1]))
+		if (!ok || v == "") && len(sub[2]) > 0 {
+			return sub[3]
+		}
+		if !ok {
+			*errs = append(*errs, fmt.Errorf("line %d: environment variable %s is not set (use ${%s:-default} for a default)", line, sub[1], sub[1]))
+			return m
+		}
+		if strings.ContainsAny(v, "\n") {
+			*errs = append(*errs, fmt.Errorf("line %d: value of %s contains a newline", line, sub[1]))
+			return m
+		}
+		return []byte(v)
+	})
+}

@@ -1,0 +1,393 @@
+// Package openai is the OpenAI Chat Completions wire protocol: the
+// pass-through adapter for OpenAI and every vendor that speaks its dialect
+// (Groq, Together, Fireworks, DeepInfra, Mistral, DeepSeek, xAI, OpenRouter,
+// vLLM, Ollama, llama.cpp…). Vendor differences are provider.Quirks.
+//
+// Requests go upstream as the client's bytes with only "model" replaced
+// (and OpenRouter-only fields dropped, stream usage requested). Responses
+// are rewritten member by member, never re-encoded: Tollgate's id,
+// provider and model go in, usage is replaced by one with cost, finish
+// reasons are normalised beside the native value.
+package openai
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tollgate/tollgate/core/peek"
+	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/core/sse"
+	"github.com/tollgate/tollgate/routing"
+)
+
+// Adapter implements provider.Adapter for the OpenAI protocol.
+type Adapter struct{}
+
+var _ provider.Adapter = Adapter{}
+
+// WriteChat builds the upstream request: POST {base}/chat/completions.
+func (Adapter) WriteChat(req *fasthttp.Request, c *provider.Call) error {
+	u := c.Upstream
+	c.Scratch = u.Client.URL(c.Scratch[:0], "/chat/completions")
+	req.SetRequestURIBytes(c.Scratch)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	if c.Stream {
+		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
+	} else {
+		req.Header.Set(fasthttp.HeaderAccept, "application/json")
+	}
+	if u.APIKey != "" {
+		c.Scratch = append(c.Scratch[:0], "Bearer "...)
+		c.Scratch = append(c.Scratch, u.APIKey...)
+		req.Header.SetBytesV(fasthttp.HeaderAuthorization, c.Scratch)
+	}
+	for _, h := range u.Headers {
+		req.Header.Set(h[0], h[1])
+	}
+	opts := peek.ForwardOptions{
+		Model:           c.Endpoint.UpstreamModelID(),
+		StripExtensions: !u.Quirks.KeepExtensions,
+		IncludeUsage:    c.Stream && !u.Quirks.NoStreamOptions && !c.Chat.IncludeUsage,
+	}
+	c.Scratch = peek.AppendForward(c.Scratch[:0], c.Body, c.Chat, &opts)
+	req.SetBody(c.Scratch)
+	return nil
+}
+
+// ReadChat rewrites a chat.completion body for the client.
+func (a Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider.Result, error) {
+	res := &provider.Result{}
+	dst = append(dst, `{"id":`...)
+	dst = peek.AppendString(dst, c.GenID)
+	dst = append(dst, `,"object":"chat.completion","created":`...)
+	dst = strconv.AppendInt(dst, c.Created, 10)
+	dst = append(dst, `,"model":`...)
+	dst = peek.AppendString(dst, c.Endpoint.Model)
+	dst = append(dst, `,"provider":`...)
+	dst = peek.AppendString(dst, c.Upstream.Name)
+	dst, _, err := rewriteMembers(dst, body, c, res, false)
+	if err != nil {
+		return dst, res, err
+	}
+	finishUsage(res, c)
+	dst = append(dst, `,"usage":`...)
+	dst = provider.AppendUsage(dst, &res.Usage, c.Endpoint.Pricing.Cost(res.Usage))
+	dst = append(dst, '}')
+	res.Done = true
+	return dst, res, nil
+}
+
+// finishUsage fills an estimate when the upstream reported no usage.
+func finishUsage(res *provider.Result, c *provider.Call) {
+	if res.HaveUsage {
+		return
+	}
+	res.Usage.PromptTokens = provider.EstimateTokens(len(c.Chat.Messages))
+	res.Usage.CompletionTokens = provider.EstimateTokens(res.OutputBytes)
+}
+
+// rewriteMembers appends the members of obj that pass through, after a
+// head already written by the caller (so each starts with a comma). It
+// returns the number of choices (an absent list counts as zero and is
+// written as "choices":[] because some SDKs require the field).
+func rewriteMembers(dst, obj []byte, c *provider.Call, res *provider.Result, stream bool) ([]byte, int, error) {
+	sawChoices := false
+	nChoices := 0
+	err := peek.Members(obj, func(m *peek.Member) error {
+		key := peek.Key(m.Key)
+		switch string(key) {
+		case "id", "object", "created", "model", "provider":
+			return nil
+		case "usage":
+			if !peek.IsNull(m.Value) {
+				parseUsage(m.Value, &res.Usage)
+				res.HaveUsage = true
+			}
+			return nil
+		case "error":
+			if !peek.IsNull(m.Value) {
+				res.Err = inBandError(m.Value)
+			}
+			return nil
+		case "choices":
+			sawChoices = true
+			dst = append(dst, `,"choices":`...)
+			var err error
+			dst, nChoices, err = rewriteChoices(dst, m.Value, c, res, stream)
+			return err
+		}
+		dst = append(dst, ',')
+		dst = append(dst, obj[m.Start:m.End]...)
+		return nil
+	})
+	if err != nil {
+		return dst, 0, err
+	}
+	if !sawChoices {
+		dst = append(dst, `,"choices":[]`...)
+	}
+	return dst, nChoices, nil
+}
+
+func rewriteChoices(dst, v []byte, c *provider.Call, res *provider.Result, stream bool) ([]byte, int, error) {
+	if len(v) == 0 || v[0] != '[' {
+		return append(dst, "[]"...), 0, nil
+	}
+	dst = append(dst, '[')
+	n := 0
+	err := peek.Elements(v, func(e []byte) error {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		if len(e) == 0 || e[0] != '{' {
+			dst = append(dst, e...)
+			return nil
+		}
+		dst = append(dst, '{')
+		k := 0
+		_, err := peek.MembersAt(e, 0, func(m *peek.Member) error {
+			key := peek.Key(m.Key)
+			switch string(key) {
+			case "native_finish_reason":
+				return nil
+			case "finish_reason":
+				if k > 0 {
+					dst = append(dst, ',')
+				}
+				k++
+				if peek.IsNull(m.Value) {
+					dst = append(dst, `"finish_reason":null`...)
+					return nil
+				}
+				native, err := peek.String(m.Value)
+				if err != nil {
+					native = bytes.Trim(m.Value, `"`)
+				}
+				res.Native = string(native)
+				res.Finish = provider.NormalizeFinish(res.Native)
+				dst = append(dst, `"finish_reason":`...)
+				dst = peek.AppendString(dst, res.Finish)
+				dst = append(dst, `,"native_finish_reason":`...)
+				dst = peek.AppendString(dst, res.Native)
+				return nil
+			case "delta", "message":
+				if k > 0 {
+					dst = append(dst, ',')
+				}
+				k++
+				res.Started = true
+				res.OutputBytes += contentBytes(m.Value)
+				if c.Upstream.Quirks.ReasoningContent && bytes.Contains(m.Value, []byte(`"reasoning_content"`)) {
+					dst = append(dst, e[m.Start:m.End-len(m.Value)]...)
+					dst = renameKey(dst, m.Value, "reasoning_content", "reasoning")
+					return nil
+				}
+			default:
+				if k > 0 {
+					dst = append(dst, ',')
+				}
+				k++
+			}
+			dst = append(dst, e[m.Start:m.End]...)
+			return nil
+		})
+		dst = append(dst, '}')
+		return err
+	})
+	dst = append(dst, ']')
+	return dst, n, err
+}
+
+// contentBytes approximates generated text in a delta/message: the raw
+// sizes of content, reasoning and tool-call arguments.
+func contentBytes(v []byte) int {
+	n := 0
+	_, _ = peek.MembersAt(v, 0, func(m *peek.Member) error {
+		switch string(peek.Key(m.Key)) {
+		case "content", "reasoning", "reasoning_content", "tool_calls", "refusal":
+			if !peek.IsNull(m.Value) {
+				n += len(m.Value)
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// renameKey copies object v with member key from renamed to to.
+func renameKey(dst, v []byte, from, to string) []byte {
+	dst = append(dst, '{')
+	k := 0
+	_, _ = peek.MembersAt(v, 0, func(m *peek.Member) error {
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		k++
+		if peek.KeyIs(m.Key, from) {
+			dst = peek.AppendString(dst, to)
+			dst = append(dst, ':')
+			dst = append(dst, m.Value...)
+			return nil
+		}
+		dst = append(dst, v[m.Start:m.End]...)
+		return nil
+	})
+	return append(dst, '}')
+}
+
+// parseUsage reads OpenAI usage (and OpenRouter's cache_write_tokens).
+func parseUsage(v []byte, u *routing.Usage) {
+	num := func(b []byte) int {
+		n, err := peek.Int(b)
+		if err != nil || n < 0 {
+			if f, err := strconv.ParseFloat(string(b), 64); err == nil && f >= 0 && f < 1e12 {
+				return int(f)
+			}
+			return 0
+		}
+		return int(n)
+	}
+	_, _ = peek.MembersAt(v, 0, func(m *peek.Member) error {
+		switch string(peek.Key(m.Key)) {
+		case "prompt_tokens":
+			u.PromptTokens = num(m.Value)
+		case "completion_tokens":
+			u.CompletionTokens = num(m.Value)
+		case "prompt_tokens_details":
+			_, _ = peek.MembersAt(m.Value, 0, func(d *peek.Member) error {
+				switch string(peek.Key(d.Key)) {
+				case "cached_tokens":
+					u.CachedTokens = num(d.Value)
+				case "cache_write_tokens", "cache_creation_tokens":
+					u.CacheWriteTokens = num(d.Value)
+				}
+				return nil
+			})
+		case "completion_tokens_details":
+			_, _ = peek.MembersAt(m.Value, 0, func(d *peek.Member) error {
+				if peek.KeyIs(d.Key, "reasoning_tokens") {
+					u.ReasoningTokens = num(d.Value)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+}
+
+// inBandError reads {"message","type","code"} of an error sent mid-stream.
+func inBandError(v []byte) *provider.Failure {
+	f := &provider.Failure{Raw: append([]byte(nil), v...)}
+	_, _ = peek.MembersAt(v, 0, func(m *peek.Member) error {
+		switch string(peek.Key(m.Key)) {
+		case "message":
+			if s, err := peek.String(m.Value); err == nil {
+				f.Message = string(s)
+			}
+		case "type":
+			if s, err := peek.String(m.Value); err == nil {
+				f.Type = string(s)
+			}
+		case "code":
+			if s, err := peek.String(m.Value); err == nil && f.Type == "" {
+				f.Type = string(s)
+			} else if n, err := peek.Int(m.Value); err == nil {
+				f.Status = int(n)
+			}
+		}
+		return nil
+	})
+	if f.Message == "" {
+		f.Message = "upstream reported an error"
+	}
+	f.ContextLength = provider.IsContextLengthError([]byte(f.Message)) || f.Type == "context_length_exceeded"
+	return f
+}
+
+// ReadError reads an OpenAI-style error body ({"error":{...}}), tolerating
+// anything else as a plain message.
+func (Adapter) ReadError(status int, h *fasthttp.ResponseHeader, body []byte) *provider.Failure {
+	var f *provider.Failure
+	_ = peek.Members(body, func(m *peek.Member) error {
+		if peek.KeyIs(m.Key, "error") {
+			if len(m.Value) > 0 && m.Value[0] == '{' {
+				f = inBandError(m.Value)
+			} else if s, err := peek.String(m.Value); err == nil {
+				f = &provider.Failure{Message: string(s)}
+			}
+		}
+		return nil
+	})
+	if f == nil {
+		f = &provider.Failure{Message: fasthttpStatus(status)}
+		f.ContextLength = provider.IsContextLengthError(body)
+	}
+	f.Status = status
+	if len(body) > 4096 {
+		body = body[:4096]
+	}
+	f.Raw = append(f.Raw[:0], body...)
+	if status == fasthttp.StatusTooManyRequests || status == fasthttp.StatusServiceUnavailable {
+		f.RetryAfterMs = provider.ParseRetryAfter(h)
+	}
+	return f
+}
+
+func fasthttpStatus(status int) string {
+	return "upstream returned HTTP " + strconv.Itoa(status) + " " + fasthttp.StatusMessage(status)
+}
+
+// NewStream returns the translator of one streamed response.
+func (Adapter) NewStream(c *provider.Call) provider.Stream {
+	return &stream{call: c}
+}
+
+type stream struct {
+	call *provider.Call
+	res  provider.Result
+}
+
+func (s *stream) Result() *provider.Result { return &s.res }
+
+// Event rewrites one upstream chunk. Usage-only chunks are swallowed: the
+// caller sends the one usage chunk (with cost) at the end.
+func (s *stream) Event(dst []byte, ev *sse.Event) ([]byte, error) {
+	data := ev.Data
+	if sse.IsDone(data) {
+		s.res.Done = true
+		return dst, nil
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return dst, nil
+	}
+	// Build the chunk after the "data: " prefix in dst, then decide.
+	mark := len(dst)
+	dst = append(dst, "data: "...)
+	dst = provider.AppendChunkHead(dst, s.call)
+	dst = dst[:len(dst)-1] // AppendChunkHead ends with ','; members add their own
+	dst, n, err := rewriteMembers(dst, data, s.call, &s.res, true)
+	if err != nil {
+		return dst[:mark], &provider.Failure{Message: "upstream sent malformed stream data: " + err.Error(), Raw: clip(data)}
+	}
+	if s.res.Err != nil {
+		return dst[:mark], nil
+	}
+	// A chunk without choices (the usage chunk, or an empty one) is
+	// dropped: the caller ends the stream with the one usage chunk.
+	if n == 0 {
+		return dst[:mark], nil
+	}
+	dst = append(dst, "}\n\n"...)
+	return dst, nil
+}
+
+func clip(b []byte) []byte {
+	if len(b) > 1024 {
+		b = b[:1024]
+	}
+	return append([]byte(nil), b...)
+}

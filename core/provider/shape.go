@@ -1,0 +1,171 @@
+package provider
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tollgate/tollgate/core/peek"
+	"github.com/tollgate/tollgate/core/sse"
+	"github.com/tollgate/tollgate/routing"
+)
+
+// NormalizeFinish maps a vendor finish/stop reason to OpenAI's set:
+// stop, length, tool_calls, content_filter, error. Unknown values map to
+// "stop" (the native value is always reported beside it).
+func NormalizeFinish(native string) string {
+	switch strings.ToLower(native) {
+	case "stop", "end_turn", "stop_sequence", "eos", "finish_reason_stop", "complete", "":
+		return "stop"
+	case "length", "max_tokens", "max_output_tokens", "model_length", "token_limit":
+		return "length"
+	case "tool_calls", "tool_use", "function_call", "tool_call":
+		return "tool_calls"
+	case "content_filter", "safety", "recitation", "blocklist", "prohibited_content", "spii", "refusal", "image_safety":
+		return "content_filter"
+	case "error", "malformed_function_call", "other":
+		return "error"
+	}
+	return "stop"
+}
+
+// AppendUSD appends nano-USD as a JSON number of USD with up to 9 decimals
+// ("0.000123"), the form OpenRouter reports cost in.
+func AppendUSD(dst []byte, nano int64) []byte {
+	if nano < 0 {
+		dst = append(dst, '-')
+		nano = -nano
+	}
+	dst = strconv.AppendInt(dst, nano/1e9, 10)
+	frac := nano % 1e9
+	if frac == 0 {
+		return dst
+	}
+	var buf [9]byte
+	for i := 8; i >= 0; i-- {
+		buf[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	n := 9
+	for n > 0 && buf[n-1] == '0' {
+		n--
+	}
+	dst = append(dst, '.')
+	return append(dst, buf[:n]...)
+}
+
+// AppendUsage appends the OpenAI usage object with Tollgate's cost:
+// {"prompt_tokens":…,"completion_tokens":…,"total_tokens":…,
+// "prompt_tokens_details":{"cached_tokens":…},
+// "completion_tokens_details":{"reasoning_tokens":…},"cost":…}.
+func AppendUsage(dst []byte, u *routing.Usage, cost int64) []byte {
+	dst = append(dst, `{"prompt_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.PromptTokens), 10)
+	dst = append(dst, `,"completion_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.CompletionTokens), 10)
+	dst = append(dst, `,"total_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.PromptTokens+u.CompletionTokens), 10)
+	dst = append(dst, `,"prompt_tokens_details":{"cached_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.CachedTokens), 10)
+	if u.CacheWriteTokens > 0 {
+		dst = append(dst, `,"cache_write_tokens":`...)
+		dst = strconv.AppendInt(dst, int64(u.CacheWriteTokens), 10)
+	}
+	dst = append(dst, `},"completion_tokens_details":{"reasoning_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.ReasoningTokens), 10)
+	dst = append(dst, `},"cost":`...)
+	dst = AppendUSD(dst, cost)
+	return append(dst, '}')
+}
+
+// appendChunkHead appends `{"id":…,"object":"chat.completion.chunk",
+// "created":…,"model":…,"provider":…,` — the common head of every chunk.
+func AppendChunkHead(dst []byte, c *Call) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = peek.AppendString(dst, c.GenID)
+	dst = append(dst, `,"object":"chat.completion.chunk","created":`...)
+	dst = strconv.AppendInt(dst, c.Created, 10)
+	dst = append(dst, `,"model":`...)
+	dst = peek.AppendString(dst, c.Endpoint.Model)
+	dst = append(dst, `,"provider":`...)
+	dst = peek.AppendString(dst, c.Upstream.Name)
+	return append(dst, ',')
+}
+
+// FinishStream appends the end of every stream: one usage chunk
+// (choices: [], usage with cost) and data: [DONE].
+func FinishStream(dst []byte, c *Call, u *routing.Usage, cost int64) []byte {
+	var tmp [512]byte
+	chunk := AppendChunkHead(tmp[:0], c)
+	chunk = append(chunk, `"choices":[],"usage":`...)
+	chunk = AppendUsage(chunk, u, cost)
+	chunk = append(chunk, '}')
+	dst = sse.AppendData(dst, chunk)
+	return sse.AppendDone(dst)
+}
+
+// AppendErrorChunk appends the terminal error chunk of a stream that failed
+// after its first byte: OpenRouter's shape, an "error" object plus a choice
+// with finish_reason "error" so strict clients see the stream end.
+func AppendErrorChunk(dst []byte, c *Call, code int, msg string) []byte {
+	var tmp [1024]byte
+	chunk := AppendChunkHead(tmp[:0], c)
+	chunk = append(chunk, `"error":{"code":`...)
+	chunk = strconv.AppendInt(chunk, int64(code), 10)
+	chunk = append(chunk, `,"message":`...)
+	chunk = peek.AppendString(chunk, msg)
+	chunk = append(chunk, `},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error","native_finish_reason":"error"}]}`...)
+	return sse.AppendData(dst, chunk)
+}
+
+// EstimateTokens estimates tokens from text bytes (≈4 bytes a token),
+// used only when a provider reports no usage.
+func EstimateTokens(n int) int {
+	if n <= 0 {
+		return 0
+	}
+	return (n + 3) / 4
+}
+
+// ParseRetryAfter reads Retry-After (seconds or HTTP date) and
+// retry-after-ms, returning milliseconds (0 if absent).
+func ParseRetryAfter(h *fasthttp.ResponseHeader) int64 {
+	if v := h.Peek("retry-after-ms"); len(v) > 0 {
+		if ms, err := strconv.ParseFloat(string(v), 64); err == nil && ms > 0 {
+			return int64(ms)
+		}
+	}
+	v := bytes.TrimSpace(h.Peek(fasthttp.HeaderRetryAfter))
+	if len(v) == 0 {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(string(v), 64); err == nil {
+		if s < 0 {
+			return 0
+		}
+		return int64(s * 1000)
+	}
+	if t, err := fasthttp.ParseHTTPDate(v); err == nil {
+		if d := timeUntilMs(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// IsContextLengthError recognises the messages vendors use when a prompt
+// does not fit the context window.
+func IsContextLengthError(msg []byte) bool {
+	m := bytes.ToLower(msg)
+	for _, s := range [...]string{"context_length_exceeded", "context length", "context window", "maximum context", "too many tokens", "prompt is too long", "input is too long", "reduce the length"} {
+		if bytes.Contains(m, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+func timeUntilMs(t time.Time) int64 { return time.Until(t).Milliseconds() }

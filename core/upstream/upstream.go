@@ -1,0 +1,302 @@
+// Package upstream owns the pooled fasthttp clients that carry requests to
+// model providers.
+//
+// One Client serves one provider base URL. It enforces three timeouts that
+// fit LLM traffic, instead of fasthttp's whole-response ReadTimeout that
+// would cut long generations:
+//
+//   - Connect: dialing (and the TLS handshake) must finish within it.
+//   - FirstByte: after a request is written, the first response byte must
+//     arrive within it. For a non-streaming request the headers usually
+//     arrive only when the whole answer is ready, so this bounds the
+//     generation too.
+//   - Idle: once the response has started, every later read must return
+//     within it; a stream that goes silent for longer is broken.
+//
+// Pools are sized for rate × latency and wait (MaxConnWait) for a free
+// connection instead of failing at once with fasthttp.ErrNoFreeConns.
+// Imported by core only.
+package upstream
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Config of one upstream client. The zero value of each field takes the
+// documented default in EnsureDefaults.
+type Config struct {
+	// BaseURL is the provider's API base, e.g. https://api.openai.com/v1.
+	BaseURL string
+	// Connect bounds dialing plus TLS. Default 10s.
+	Connect time.Duration
+	// FirstByte bounds the wait for the first response byte. Default 180s.
+	FirstByte time.Duration
+	// Idle bounds silence between reads of a started response. Default 120s.
+	Idle time.Duration
+	// MaxConns caps connections to the host. Default 4096, enough for
+	// 5k req/s at 0.8 s mean latency.
+	MaxConns int
+	// MaxConnWait is how long a request waits for a free connection when
+	// MaxConns are busy. Default 5s.
+	MaxConnWait time.Duration
+	// MaxResponseBody caps non-streaming response bodies. Default 64 MiB.
+	MaxResponseBody int
+	// TLSConfig for https base URLs; nil uses the system roots.
+	TLSConfig *tls.Config
+}
+
+// EnsureDefaults fills zero fields with their defaults.
+func (c *Config) EnsureDefaults() {
+	if c.Connect <= 0 {
+		c.Connect = 10 * time.Second
+	}
+	if c.FirstByte <= 0 {
+		c.FirstByte = 180 * time.Second
+	}
+	if c.Idle <= 0 {
+		c.Idle = 120 * time.Second
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 4096
+	}
+	if c.MaxConnWait <= 0 {
+		c.MaxConnWait = 5 * time.Second
+	}
+	if c.MaxResponseBody <= 0 {
+		c.MaxResponseBody = 64 << 20
+	}
+}
+
+// Client sends requests to one provider. Safe for concurrent use.
+type Client struct {
+	hc     *fasthttp.HostClient
+	scheme string
+	host   string
+	prefix string // base path without trailing slash, e.g. "/v1"
+	cfg    Config
+}
+
+// New returns a client for cfg.BaseURL.
+func New(cfg Config) (*Client, error) {
+	cfg.EnsureDefaults()
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("cannot parse base_url %q: %w", cfg.BaseURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("base_url %q: scheme must be http or https", cfg.BaseURL)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("base_url %q: missing host", cfg.BaseURL)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			addr += ":443"
+		} else {
+			addr += ":80"
+		}
+	}
+	c := &Client{
+		scheme: u.Scheme,
+		host:   u.Host,
+		prefix: strings.TrimRight(u.EscapedPath(), "/"),
+		cfg:    cfg,
+	}
+	connect, firstByte, idle := cfg.Connect, cfg.FirstByte, cfg.Idle
+	c.hc = &fasthttp.HostClient{
+		Addr:                          addr,
+		IsTLS:                         u.Scheme == "https",
+		TLSConfig:                     cfg.TLSConfig,
+		MaxConns:                      cfg.MaxConns,
+		MaxConnWaitTimeout:            cfg.MaxConnWait,
+		MaxIdleConnDuration:           60 * time.Second,
+		MaxResponseBodySize:           cfg.MaxResponseBody,
+		WriteTimeout:                  connect + 20*time.Second,
+		NoDefaultUserAgentHeader:      true,
+		DisableHeaderNamesNormalizing: true,
+		DisablePathNormalizing:        true,
+		ReadBufferSize:                16 << 10,
+		// Responses are bounded by our own per-read deadlines (timedConn),
+		// so no ReadTimeout here: it would be one deadline for the whole
+		// streamed body.
+		Dial: func(addr string) (net.Conn, error) {
+			conn, err := (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).Dial("tcp", addr)
+			if err != nil {
+				return nil, &Error{Kind: KindConnect, Err: err}
+			}
+			return &timedConn{Conn: conn, firstByte: firstByte, idle: idle}, nil
+		},
+	}
+	return c, nil
+}
+
+// URL appends the absolute URL of path (e.g. "/chat/completions") under
+// the base URL to dst.
+func (c *Client) URL(dst []byte, path string) []byte {
+	dst = append(dst, c.scheme...)
+	dst = append(dst, "://"...)
+	dst = append(dst, c.host...)
+	dst = append(dst, c.prefix...)
+	return append(dst, path...)
+}
+
+// Host is the host[:port] of the base URL, for the Host header.
+func (c *Client) Host() string { return c.host }
+
+// Prefix is the base URL's path without a trailing slash.
+func (c *Client) Prefix() string { return c.prefix }
+
+// Do sends req and reads the response head into resp. With stream set the
+// body is left on the wire: read resp.BodyStream() and close it with
+// resp.CloseBodyStream (or CloseWithError from another goroutine, which
+// interrupts a blocked read). Errors are *Error.
+func (c *Client) Do(req *fasthttp.Request, resp *fasthttp.Response, stream bool) error {
+	resp.StreamBody = stream
+	err := c.hc.Do(req, resp)
+	if err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// Conns reports open connections (for leak checks and metrics).
+func (c *Client) Conns() int { return c.hc.ConnsCount() }
+
+// CloseIdle closes idle pooled connections.
+func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }
+
+// Kind classifies an upstream failure for routing and error mapping.
+type Kind uint8
+
+const (
+	KindOther     Kind = iota
+	KindConnect        // dial or TLS failed: nothing reached the provider
+	KindFirstByte      // no response byte within FirstByte
+	KindIdle           // a started response went silent for Idle
+	KindPoolFull       // no free connection within MaxConnWait
+	KindBroken         // connection reset or closed mid-response
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindConnect:
+		return "connect"
+	case KindFirstByte:
+		return "first_byte_timeout"
+	case KindIdle:
+		return "idle_timeout"
+	case KindPoolFull:
+		return "pool_full"
+	case KindBroken:
+		return "connection_broken"
+	}
+	return "other"
+}
+
+// Error is an upstream transport failure.
+type Error struct {
+	Kind Kind
+	Err  error
+}
+
+func (e *Error) Error() string { return "upstream " + e.Kind.String() + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Classify maps an error from Do or from reading a body stream to *Error.
+func Classify(err error) *Error { return classify(err) }
+
+func classify(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var ue *Error
+	if errors.As(err, &ue) {
+		return ue
+	}
+	var te *phaseTimeout
+	if errors.As(err, &te) {
+		if te.first {
+			return &Error{Kind: KindFirstByte, Err: err}
+		}
+		return &Error{Kind: KindIdle, Err: err}
+	}
+	switch {
+	case errors.Is(err, fasthttp.ErrNoFreeConns):
+		return &Error{Kind: KindPoolFull, Err: err}
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
+		// fasthttp folds every deadline error of Do into ErrTimeout; Do
+		// returns once headers are read, so this is the first-byte phase
+		// (dial timeouts arrive as *Error from our dialer).
+		if errors.Is(err, fasthttp.ErrDialTimeout) {
+			return &Error{Kind: KindConnect, Err: err}
+		}
+		return &Error{Kind: KindFirstByte, Err: err}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &Error{Kind: KindIdle, Err: err}
+	}
+	return &Error{Kind: KindBroken, Err: err}
+}
+
+// phaseTimeout is the read-deadline error of a timedConn, naming the phase.
+type phaseTimeout struct {
+	first bool
+	err   error
+}
+
+func (e *phaseTimeout) Error() string {
+	if e.first {
+		return "no response byte within first_byte timeout: " + e.err.Error()
+	}
+	return "response idle longer than idle timeout: " + e.err.Error()
+}
+func (e *phaseTimeout) Unwrap() error { return e.err }
+func (e *phaseTimeout) Timeout() bool { return true }
+
+// timedConn applies a per-read deadline: FirstByte for the first read after
+// a write (the request went out, the response has not started), Idle for
+// every later read. Setting a deadline per read costs a timer update, far
+// cheaper than a goroutine per stream.
+type timedConn struct {
+	net.Conn
+	firstByte, idle time.Duration
+	awaiting        atomic.Bool // a request was written, no byte read yet
+}
+
+func (c *timedConn) Write(p []byte) (int, error) {
+	c.awaiting.Store(true)
+	return c.Conn.Write(p)
+}
+
+func (c *timedConn) Read(p []byte) (int, error) {
+	first := c.awaiting.Load()
+	d := c.idle
+	if first {
+		d = c.firstByte
+	}
+	if err := c.Conn.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 && first {
+		c.awaiting.Store(false)
+	}
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return n, &phaseTimeout{first: first, err: err}
+		}
+	}
+	return n, err
+}
