@@ -73,6 +73,7 @@ func New(o Options) *API {
 	a.ids.init(o.Node)
 	a.pool.New = func() any { return newReqState(a) }
 	a.watch = newWatcher(o.KeepAlive)
+	a.m.registerInflight(func() float64 { return float64(a.inflight.Load()) })
 	return a
 }
 

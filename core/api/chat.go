@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -57,7 +58,7 @@ type reqState struct {
 	w         *bufio.Writer
 	lastWrite time.Time
 	done      bool // the writer finished; the watcher must not touch w
-	gone      bool // the client went away
+	gone      atomic.Bool // the client went away (read without mu by the writer loop)
 	aborted   bool // aborted by shutdown
 	writeFn   func(w *bufio.Writer)
 }
@@ -92,7 +93,8 @@ func (st *reqState) reset() {
 	st.genID = ""
 	st.principal = nil
 	st.ep, st.up, st.resp, st.stream, st.conn, st.w = nil, nil, nil, nil, nil, nil
-	st.done, st.gone, st.aborted = false, false, false
+	st.done, st.aborted = false, false
+	st.gone.Store(false)
 }
 
 func (a *API) getState() *reqState {

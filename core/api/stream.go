@@ -58,7 +58,7 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 		err = w.Flush()
 	}
 	if err != nil {
-		st.gone = true
+		st.gone.Store(true)
 	}
 	st.mu.Unlock()
 	a.watch.add(st)
@@ -69,7 +69,7 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 		ttft    time.Duration
 		failure *provider.Failure
 	)
-	for !st.gone && sc.Next() {
+	for !st.gone.Load() && sc.Next() {
 		out, err := st.stream.Event(st.out[:0], sc.Event())
 		st.out = out
 		if err != nil {
@@ -81,14 +81,14 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 				ttft = time.Since(sentAt)
 			}
 			st.mu.Lock()
-			if !st.gone {
+			if !st.gone.Load() {
 				_, werr := w.Write(out)
 				if werr == nil {
 					werr = w.Flush()
 				}
 				st.lastWrite = time.Now()
 				if werr != nil {
-					st.gone = true
+					st.gone.Store(true)
 				}
 			}
 			st.mu.Unlock()
@@ -104,7 +104,7 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 	}
 	res := st.stream.Result()
 	st.mu.Lock()
-	gone, aborted := st.gone, st.aborted
+	gone, aborted := st.gone.Load(), st.aborted
 	st.mu.Unlock()
 	if failure == nil && !gone && !res.Done {
 		switch err := sc.Err(); {
@@ -129,7 +129,7 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 	// Final frames: the usage chunk and [DONE], or a terminal error chunk.
 	st.mu.Lock()
 	st.done = true
-	if !st.gone {
+	if !st.gone.Load() {
 		out := st.out[:0]
 		if failure != nil {
 			code := failure.Status
@@ -146,7 +146,7 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 			_ = w.Flush()
 		}
 	}
-	gone = st.gone
+	gone = st.gone.Load()
 	st.mu.Unlock()
 	a.watch.remove(st)
 	_ = st.resp.CloseBodyStream()
@@ -200,7 +200,8 @@ type watcher struct {
 
 	mu      sync.Mutex
 	streams map[*reqState]struct{}
-	list    []*reqState
+
+	list []*reqState // loop's scratch
 
 	stopOnce sync.Once
 	stopCh   chan struct{}
@@ -241,15 +242,14 @@ func (w *watcher) stop() {
 	w.wg.Wait()
 }
 
-func (w *watcher) snapshot() []*reqState {
+// snapshot appends the running streams to dst.
+func (w *watcher) snapshot(dst []*reqState) []*reqState {
 	w.mu.Lock()
-	w.list = w.list[:0]
 	for st := range w.streams {
-		w.list = append(w.list, st)
+		dst = append(dst, st)
 	}
-	l := w.list
 	w.mu.Unlock()
-	return l
+	return dst
 }
 
 func (w *watcher) loop() {
@@ -261,7 +261,8 @@ func (w *watcher) loop() {
 		case <-w.stopCh:
 			return
 		case now := <-t.C:
-			for _, st := range w.snapshot() {
+			w.list = w.snapshot(w.list[:0])
+			for _, st := range w.list {
 				w.check(st, now)
 			}
 		}
@@ -273,11 +274,11 @@ func (w *watcher) check(st *reqState, now time.Time) {
 		return // the writer is busy writing: the stream is not silent
 	}
 	defer st.mu.Unlock()
-	if st.done || st.gone {
+	if st.done || st.gone.Load() {
 		return
 	}
 	if st.conn != nil && peerClosed(st.conn) {
-		st.gone = true
+		st.gone.Store(true)
 		st.abortUpstream(errClientGone)
 		return
 	}
@@ -288,7 +289,7 @@ func (w *watcher) check(st *reqState, now time.Time) {
 		}
 		st.lastWrite = now
 		if err != nil {
-			st.gone = true
+			st.gone.Store(true)
 			st.abortUpstream(errClientGone)
 		}
 	}
@@ -297,7 +298,7 @@ func (w *watcher) check(st *reqState, now time.Time) {
 // abortAll ends every stream (shutdown): the writer sees its upstream read
 // fail and sends the client a terminal error chunk.
 func (w *watcher) abortAll() {
-	for _, st := range w.snapshot() {
+	for _, st := range w.snapshot(nil) {
 		st.mu.Lock()
 		if !st.done {
 			st.aborted = true

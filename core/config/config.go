@@ -12,14 +12,18 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/tollgate/tollgate/routing"
 )
@@ -214,7 +218,7 @@ func (s *ByteSize) UnmarshalYAML(b []byte) error {
 		}
 	}
 	var n int64
-	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != v {
+	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != v || n > math.MaxInt64/mult {
 		return fmt.Errorf("%q is not a size (use e.g. 32MiB, 512KiB or a byte count)", string(b))
 	}
 	*s = ByteSize(n * mult)
@@ -303,6 +307,24 @@ func (c *Config) EnsureDefaults() {
 		}
 		if p.MaxConnections == 0 {
 			p.MaxConnections = 4096
+		}
+		if p.Timeouts.Connect == 0 {
+			p.Timeouts.Connect = 10 * time.Second
+		}
+		if p.Timeouts.FirstByte == 0 {
+			p.Timeouts.FirstByte = 180 * time.Second
+		}
+		if p.Timeouts.Idle == 0 {
+			p.Timeouts.Idle = 120 * time.Second
+		}
+	}
+	for i := range c.Models {
+		m := &c.Models[i]
+		if len(m.Modalities.Input) == 0 {
+			m.Modalities.Input = []string{"text"}
+		}
+		if len(m.Modalities.Output) == 0 {
+			m.Modalities.Output = []string{"text"}
 		}
 	}
 }
@@ -430,7 +452,18 @@ func Parse(name string, raw []byte, lookup func(string) (string, bool)) (*Config
 	var c Config
 	if len(bytes.TrimSpace(text)) > 0 {
 		if err := yaml.UnmarshalWithOptions(text, &c, yaml.Strict()); err != nil {
-			return nil, fmt.Errorf("%s:%s", name, strings.TrimPrefix(yaml.FormatError(err, false, true), "["))
+			var ye yaml.Error
+			if !errors.As(err, &ye) {
+				err = positioned(text, err)
+			}
+			// go-yaml formats "[line:col] message"; make it "name:line:col: message".
+			msg := yaml.FormatError(err, false, true)
+			if rest, ok := strings.CutPrefix(msg, "["); ok {
+				msg = strings.Replace(rest, "] ", ": ", 1)
+			} else {
+				msg = " " + msg
+			}
+			return nil, fmt.Errorf("%s:%s", name, msg)
 		}
 	}
 	c.EnsureDefaults()
@@ -438,6 +471,79 @@ func Parse(name string, raw []byte, lookup func(string) (string, bool)) (*Config
 		return nil, fmt.Errorf("%s: invalid config:\n%w", name, err)
 	}
 	return &c, nil
+}
+
+// positioned gives err the position of the value that caused it. go-yaml
+// returns errors of time.ParseDuration and of UnmarshalYAML methods (USD,
+// ByteSize) without one; decoding each scalar again finds the culprit.
+func positioned(text []byte, err error) error {
+	f, perr := parser.ParseBytes(text, 0)
+	if perr != nil || len(f.Docs) == 0 {
+		return err
+	}
+	if n, derr := badScalar(reflect.TypeFor[Config](), f.Docs[0].Body); n != nil && n.GetToken() != nil {
+		return &yaml.SyntaxError{Message: derr.Error(), Token: n.GetToken()}
+	}
+	return err
+}
+
+// badScalar walks n as the YAML of a value of type t and returns the first
+// scalar that does not decode, with its error.
+func badScalar(t reflect.Type, n ast.Node) (ast.Node, error) {
+	for {
+		switch v := n.(type) {
+		case *ast.AnchorNode:
+			n = v.Value
+			continue
+		case *ast.TagNode:
+			n = v.Value
+			continue
+		}
+		break
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := n.(ast.MapNode)
+		if !ok {
+			return nil, nil
+		}
+		for it := m.MapRange(); it.Next(); {
+			key := it.Key().GetToken()
+			if key == nil {
+				continue
+			}
+			for i := range t.NumField() {
+				f := t.Field(i)
+				if tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); tag == key.Value {
+					if bad, err := badScalar(f.Type, it.Value()); bad != nil {
+						return bad, err
+					}
+				}
+			}
+		}
+	case reflect.Slice:
+		s, ok := n.(*ast.SequenceNode)
+		if !ok {
+			return nil, nil
+		}
+		for _, v := range s.Values {
+			if bad, err := badScalar(t.Elem(), v); bad != nil {
+				return bad, err
+			}
+		}
+	case reflect.Map, reflect.Interface:
+	default:
+		if n == nil {
+			return nil, nil
+		}
+		if err := yaml.NodeToValue(n, reflect.New(t).Interface()); err != nil {
+			return n, err
+		}
+	}
+	return nil, nil
 }
 
 var varRE = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}\n]*))?\}|\$\{[^}\n]*\}?`)
@@ -479,7 +585,9 @@ func substituteLine(raw []byte, line int, lookup func(string) (string, bool), er
 			*errs = append(*errs, fmt.Errorf("line %d: environment variable %s is not set (use ${%s:-default} for a default)", line, sub[1], sub[1]))
 			return m
 		}
-		if strings.ContainsAny(v, "\n") {
+		// A line break would shift every later line number and could
+		// inject keys; YAML breaks lines at \r as well as \n.
+		if strings.ContainsAny(v, "\r\n") {
 			*errs = append(*errs, fmt.Errorf("line %d: value of %s contains a newline", line, sub[1]))
 			return m
 		}

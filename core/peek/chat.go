@@ -104,12 +104,14 @@ func (c *Chat) Reset() { *c = Chat{StreamOptionsIdx: -1} }
 // Errors are *BadRequest (or *SyntaxError, also a client error).
 func ParseChat(body []byte, c *Chat) error {
 	c.Reset()
-	if len(bytes.TrimSpace(body)) == 0 {
+	if skipWS(body, 0) == len(body) {
+		// Only JSON whitespace: bytes.TrimSpace also ate Unicode spaces
+		// (U+00A0, U+0085), calling an invalid body empty.
 		return ErrEmptyBody
 	}
 	var maxTokens, maxCompletion int64 = -1, -1
-	err := Members(body, func(m *Member) error {
-		return c.member(m, &maxTokens, &maxCompletion)
+	err := Members(body, func(m Member) error {
+		return c.member(&m, &maxTokens, &maxCompletion)
 	})
 	if err != nil {
 		var se *SyntaxError
@@ -130,7 +132,8 @@ func ParseChat(body []byte, c *Chat) error {
 	if c.seen&kMessages == 0 {
 		return badRequest("'messages' is required")
 	}
-	if c.seen&(kModel|kModels) == 0 {
+	if c.seen&kModel == 0 && c.Models == nil {
+		// "models": [] or null names no model either.
 		return badRequest("'model' is required")
 	}
 	return nil
@@ -213,7 +216,7 @@ func (c *Chat) member(m *Member, maxTokens, maxCompletion *int64) error {
 		if IsNull(v) {
 			return nil
 		}
-		_, err = MembersAt(v, 0, func(o *Member) error {
+		_, err = MembersAt(v, 0, func(o Member) error {
 			if KeyIs(o.Key, "include_usage") && !IsNull(o.Value) {
 				b, err := Bool(o.Value)
 				if err != nil {
@@ -227,11 +230,13 @@ func (c *Chat) member(m *Member, maxTokens, maxCompletion *int64) error {
 			return asBad(err, "'stream_options' must be an object")
 		}
 	case "max_tokens", "max_completion_tokens":
-		bit, dst := uint64(kMaxTokens), maxTokens
+		// A constant name: string(key) escapes into mark's error and
+		// allocated on every request that set max_tokens.
+		bit, dst, name := uint64(kMaxTokens), maxTokens, "max_tokens"
 		if string(key) == "max_completion_tokens" {
-			bit, dst = kMaxCompletionTokens, maxCompletion
+			bit, dst, name = kMaxCompletionTokens, maxCompletion, "max_completion_tokens"
 		}
-		if err = c.mark(bit, string(key)); err != nil {
+		if err = c.mark(bit, name); err != nil {
 			return err
 		}
 		if IsNull(v) {
@@ -239,10 +244,10 @@ func (c *Chat) member(m *Member, maxTokens, maxCompletion *int64) error {
 		}
 		n, err := Int(v)
 		if err != nil {
-			return badRequest("'%s' %v", key, err)
+			return badRequest("'%s' %v", name, err)
 		}
 		if n < 1 || n > 1<<31 {
-			return badRequest("'%s' must be between 1 and 2147483648, got %d", key, n)
+			return badRequest("'%s' must be between 1 and 2147483648, got %d", name, n)
 		}
 		*dst = n
 	case "messages":
@@ -263,7 +268,7 @@ func (c *Chat) member(m *Member, maxTokens, maxCompletion *int64) error {
 			return badRequest("'messages' must contain at least one message")
 		}
 		c.Messages = v
-		c.Images = bytes.Contains(v, []byte(`"image_url"`))
+		c.Images = bytes.Contains(v, []byte(`"image_url"`)) && hasImagePart(v)
 	case "tools":
 		if err = c.mark(kTools, "tools"); err != nil {
 			return err
@@ -287,7 +292,7 @@ func (c *Chat) member(m *Member, maxTokens, maxCompletion *int64) error {
 		if IsNull(v) {
 			return nil
 		}
-		_, err = MembersAt(v, 0, func(o *Member) error {
+		_, err = MembersAt(v, 0, func(o Member) error {
 			if KeyIs(o.Key, "type") {
 				switch string(o.Value) {
 				case `"json_object"`:
@@ -361,6 +366,36 @@ func (c *Chat) member(m *Member, maxTokens, maxCompletion *int64) error {
 	return nil
 }
 
+var errFound = errors.New("found")
+
+// hasImagePart reports whether a message's content array has an image part
+// ({"type": "image_url", "image_url": {...}}). The substring test before it
+// alone also matched a text, name or tool result that is exactly
+// "image_url", which sent a text request to vision endpoints only.
+func hasImagePart(messages []byte) bool {
+	err := Elements(messages, func(msg []byte) error {
+		_, err := MembersAt(msg, 0, func(m Member) error {
+			if len(m.Value) == 0 || m.Value[0] != '[' || !KeyIs(m.Key, "content") {
+				return nil
+			}
+			return Elements(m.Value, func(part []byte) error {
+				_, err := MembersAt(part, 0, func(p Member) error {
+					if KeyIs(p.Key, "image_url") || (KeyIs(p.Key, "type") && string(p.Value) == `"image_url"`) {
+						return errFound
+					}
+					return nil
+				})
+				if err == errFound {
+					return err
+				}
+				return nil
+			})
+		})
+		return err
+	})
+	return err == errFound
+}
+
 func valueSpan(m *Member) Span {
 	// The value is the tail of the member text: End-len(Value) .. End.
 	return Span{m.End - len(m.Value), m.End}
@@ -393,7 +428,7 @@ func Tags(metadata []byte, dst [][]byte) [][]byte {
 	if metadata == nil {
 		return dst
 	}
-	_, _ = MembersAt(metadata, 0, func(m *Member) error {
+	_, _ = MembersAt(metadata, 0, func(m Member) error {
 		if !KeyIs(m.Key, "tags") {
 			return nil
 		}

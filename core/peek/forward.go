@@ -50,7 +50,21 @@ func AppendForward(dst, body []byte, c *Chat, o *ForwardOptions) []byte {
 	}
 	if o.IncludeUsage {
 		sep()
-		dst = append(dst, `"stream_options":{"include_usage":true}`...)
+		dst = append(dst, `"stream_options":{`...)
+		if i := c.StreamOptionsIdx; i >= 0 {
+			// Keep the client's other options (include_obfuscation…):
+			// only include_usage is forced.
+			k, _ := skipString(body, c.Members[i].Start)
+			k = skipWS(body, k) + 1 // past ':'
+			_, _ = MembersAt(body, k, func(m Member) error {
+				if !KeyIs(m.Key, "include_usage") {
+					dst = append(dst, body[m.Start:m.End]...)
+					dst = append(dst, ',')
+				}
+				return nil
+			})
+		}
+		dst = append(dst, `"include_usage":true}`...)
 	}
 	return append(dst, '}')
 }

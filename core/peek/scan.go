@@ -253,7 +253,10 @@ type Member struct {
 // Members calls fn for each member of the object b, validating the whole
 // object strictly. fn returning an error stops the walk with that error.
 // The object must be the only value in b (surrounding whitespace allowed).
-func Members(b []byte, fn func(m *Member) error) error {
+//
+// m is passed by value: a pointer handed to a func value escapes, which
+// cost one heap allocation per walked object on the streaming hot path.
+func Members(b []byte, fn func(m Member) error) error {
 	i := skipWS(b, 0)
 	if i >= len(b) {
 		return syntaxErr(i, "empty body")
@@ -276,7 +279,7 @@ func Members(b []byte, fn func(m *Member) error) error {
 
 // MembersAt walks the object value that starts at b[i], like Members, and
 // returns the offset just past it. Trailing bytes are the caller's concern.
-func MembersAt(b []byte, i int, fn func(m *Member) error) (int, error) {
+func MembersAt(b []byte, i int, fn func(m Member) error) (int, error) {
 	i = skipWS(b, i)
 	if i >= len(b) || b[i] != '{' {
 		return i, ErrNotObject
@@ -284,8 +287,7 @@ func MembersAt(b []byte, i int, fn func(m *Member) error) (int, error) {
 	return walkObject(b, i, fn)
 }
 
-func walkObject(b []byte, i int, fn func(m *Member) error) (int, error) {
-	var m Member
+func walkObject(b []byte, i int, fn func(m Member) error) (int, error) {
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, nil
@@ -308,8 +310,7 @@ func walkObject(b []byte, i int, fn func(m *Member) error) (int, error) {
 		if err != nil {
 			return ve, err
 		}
-		m = Member{Key: b[ks+1 : ke-1], Value: b[vs:ve], Start: ks, End: ve}
-		if err := fn(&m); err != nil {
+		if err := fn(Member{Key: b[ks+1 : ke-1], Value: b[vs:ve], Start: ks, End: ve}); err != nil {
 			return ve, err
 		}
 		i = skipWS(b, ve)

@@ -81,7 +81,10 @@ func Int(v []byte) (int64, error) {
 	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	if err != nil {
-		return 0, errRange
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, errRange
+		}
+		return 0, errNotInt // a lone "-"
 	}
 	return n, nil
 }

@@ -12,7 +12,7 @@ import (
 
 // refParse is the reference parser: it holds the whole input, splits it into
 // lines and applies the WHATWG rules line by line, plus this package's
-// documented EOF leniency and size limit. It favours being obviously right
+// documented end-of-stream rules and size limit. It favours being obviously right
 // over being fast.
 func refParse(in []byte, maxEvent int) ([]string, error) {
 	in = bytes.TrimPrefix(in, bom)
@@ -44,11 +44,11 @@ func refParse(in []byte, maxEvent int) ([]string, error) {
 			if len(in)-evStart > maxEvent {
 				return events, ErrEventTooLarge
 			}
-			if hasData {
-				emit()
-			}
 			if pos < len(in) {
 				return events, io.ErrUnexpectedEOF
+			}
+			if hasData {
+				emit()
 			}
 			return events, nil
 		}

@@ -51,12 +51,13 @@ var (
 //
 // End of stream, where the scanner is more lenient than the spec: the spec
 // discards an event not followed by a blank line, but some upstreams end with
-// "data: [DONE]\n" and close. So at a clean EOF, a pending event that has at
-// least one complete (line-terminated) data line is delivered. An unterminated
-// last line is always discarded, and Err then returns io.ErrUnexpectedEOF
-// (after any pending event has been delivered), since it means the upstream
-// was cut mid-line. On a read error other than io.EOF the pending event is
-// not delivered.
+// "data: [DONE]\n" and close. So when the stream ends right after a line
+// ending (CR, LF or CRLF), a pending event with at least one data line is
+// delivered, and Err is nil. When the stream ends inside a line, the upstream
+// was cut off: the partial line and the pending event it belongs to are
+// discarded, and Err returns io.ErrUnexpectedEOF. On a read error other than
+// io.EOF the pending event is discarded too. So every event Next delivers is
+// complete.
 //
 // A complete event buffered from the reader is returned without another Read,
 // so Next never waits for bytes it does not need; a CR at the end of a read is
@@ -339,7 +340,9 @@ func (s *Scanner) finish() bool {
 		return false
 	}
 	if s.r < s.w {
+		// Cut inside a line: the pending event is incomplete.
 		s.err = io.ErrUnexpectedEOF
+		return false
 	}
 	if s.hasData {
 		s.dispatch()

@@ -86,14 +86,18 @@ func TestScanner(t *testing.T) {
 	f("\xEF\xBB", io.ErrUnexpectedEOF)
 	f("\xEFdata: a\n\n", nil)
 
-	// End of stream: complete data lines are delivered, an unterminated
-	// line is dropped and reported.
+	// End of stream: right after a line ending, a pending event with data
+	// is delivered; inside a line, the line and its event are dropped and
+	// the cut is reported.
 	f("data: [DONE]\n", nil, `"[DONE]"`)
 	f("data: [DONE]\r", nil, `"[DONE]"`)
+	f("data: [DONE]\r\n", nil, `"[DONE]"`)
+	f("data: a\ndata: b\n", nil, `"a\nb"`)
 	f("data: a\n\ndata: [DONE]", io.ErrUnexpectedEOF, `"a"`)
-	f("data: a\ndata: b", io.ErrUnexpectedEOF, `"a"`)
+	f("data: a\ndata: b", io.ErrUnexpectedEOF)
 	f("data: a\n: c\n", nil, `"a" comments=1`)
-	f("data: a\n: c", io.ErrUnexpectedEOF, `"a"`)
+	f("data: a\n: c", io.ErrUnexpectedEOF)
+	f("data: a\n\n: c", io.ErrUnexpectedEOF, `"a"`)
 	f("event: x\n", nil)
 	f(": ping", io.ErrUnexpectedEOF)
 	f("data: a\n\n\n", nil, `"a"`)

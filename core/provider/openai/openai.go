@@ -96,7 +96,7 @@ func finishUsage(res *provider.Result, c *provider.Call) {
 func rewriteMembers(dst, obj []byte, c *provider.Call, res *provider.Result, stream bool) ([]byte, int, error) {
 	sawChoices := false
 	nChoices := 0
-	err := peek.Members(obj, func(m *peek.Member) error {
+	err := peek.Members(obj, func(m peek.Member) error {
 		key := peek.Key(m.Key)
 		switch string(key) {
 		case "id", "object", "created", "model", "provider":
@@ -149,7 +149,7 @@ func rewriteChoices(dst, v []byte, c *provider.Call, res *provider.Result, strea
 		}
 		dst = append(dst, '{')
 		k := 0
-		_, err := peek.MembersAt(e, 0, func(m *peek.Member) error {
+		_, err := peek.MembersAt(e, 0, func(m peek.Member) error {
 			key := peek.Key(m.Key)
 			switch string(key) {
 			case "native_finish_reason":
@@ -206,7 +206,7 @@ func rewriteChoices(dst, v []byte, c *provider.Call, res *provider.Result, strea
 // sizes of content, reasoning and tool-call arguments.
 func contentBytes(v []byte) int {
 	n := 0
-	_, _ = peek.MembersAt(v, 0, func(m *peek.Member) error {
+	_, _ = peek.MembersAt(v, 0, func(m peek.Member) error {
 		switch string(peek.Key(m.Key)) {
 		case "content", "reasoning", "reasoning_content", "tool_calls", "refusal":
 			if !peek.IsNull(m.Value) {
@@ -222,7 +222,7 @@ func contentBytes(v []byte) int {
 func renameKey(dst, v []byte, from, to string) []byte {
 	dst = append(dst, '{')
 	k := 0
-	_, _ = peek.MembersAt(v, 0, func(m *peek.Member) error {
+	_, _ = peek.MembersAt(v, 0, func(m peek.Member) error {
 		if k > 0 {
 			dst = append(dst, ',')
 		}
@@ -251,14 +251,14 @@ func parseUsage(v []byte, u *routing.Usage) {
 		}
 		return int(n)
 	}
-	_, _ = peek.MembersAt(v, 0, func(m *peek.Member) error {
+	_, _ = peek.MembersAt(v, 0, func(m peek.Member) error {
 		switch string(peek.Key(m.Key)) {
 		case "prompt_tokens":
 			u.PromptTokens = num(m.Value)
 		case "completion_tokens":
 			u.CompletionTokens = num(m.Value)
 		case "prompt_tokens_details":
-			_, _ = peek.MembersAt(m.Value, 0, func(d *peek.Member) error {
+			_, _ = peek.MembersAt(m.Value, 0, func(d peek.Member) error {
 				switch string(peek.Key(d.Key)) {
 				case "cached_tokens":
 					u.CachedTokens = num(d.Value)
@@ -268,7 +268,7 @@ func parseUsage(v []byte, u *routing.Usage) {
 				return nil
 			})
 		case "completion_tokens_details":
-			_, _ = peek.MembersAt(m.Value, 0, func(d *peek.Member) error {
+			_, _ = peek.MembersAt(m.Value, 0, func(d peek.Member) error {
 				if peek.KeyIs(d.Key, "reasoning_tokens") {
 					u.ReasoningTokens = num(d.Value)
 				}
@@ -282,7 +282,7 @@ func parseUsage(v []byte, u *routing.Usage) {
 // inBandError reads {"message","type","code"} of an error sent mid-stream.
 func inBandError(v []byte) *provider.Failure {
 	f := &provider.Failure{Raw: append([]byte(nil), v...)}
-	_, _ = peek.MembersAt(v, 0, func(m *peek.Member) error {
+	_, _ = peek.MembersAt(v, 0, func(m peek.Member) error {
 		switch string(peek.Key(m.Key)) {
 		case "message":
 			if s, err := peek.String(m.Value); err == nil {
@@ -312,7 +312,7 @@ func inBandError(v []byte) *provider.Failure {
 // anything else as a plain message.
 func (Adapter) ReadError(status int, h *fasthttp.ResponseHeader, body []byte) *provider.Failure {
 	var f *provider.Failure
-	_ = peek.Members(body, func(m *peek.Member) error {
+	_ = peek.Members(body, func(m peek.Member) error {
 		if peek.KeyIs(m.Key, "error") {
 			if len(m.Value) > 0 && m.Value[0] == '{' {
 				f = inBandError(m.Value)
