@@ -59,8 +59,11 @@ func area(path string) string {
 
 func TestDependencyDirection(t *testing.T) {
 	allowed := map[string]func(dep string) bool{
-		"cmd":     func(string) bool { return true },
-		"core":    func(dep string) bool { a := area(dep); return a == "core" || a == "routing" || a == "ledger" || a == "cluster" },
+		"cmd": func(string) bool { return true },
+		"core": func(dep string) bool {
+			a := area(dep)
+			return a == "core" || a == "routing" || a == "ledger" || a == "cluster"
+		},
 		"routing": func(dep string) bool { return area(dep) == "routing" },
 		"ledger":  func(dep string) bool { return area(dep) == "ledger" },
 		"cluster": func(dep string) bool { return area(dep) == "cluster" },

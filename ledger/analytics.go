@@ -49,13 +49,13 @@ const (
 	MetricCacheWriteTokens Metric = "cache_write_tokens"
 	MetricReasoningTokens  Metric = "reasoning_tokens"
 	MetricTotalTokens      Metric = "total_tokens"
-	MetricCost             Metric = "cost"         // nano-USD
-	MetricLatencyAvg       Metric = "latency_avg"  // nanoseconds
-	MetricLatencyP50       Metric = "latency_p50"  // nanoseconds
-	MetricLatencyP95       Metric = "latency_p95"  // nanoseconds
-	MetricTTFTAvg          Metric = "ttft_avg"     // nanoseconds
-	MetricTTFTP50          Metric = "ttft_p50"     // nanoseconds
-	MetricTTFTP95          Metric = "ttft_p95"     // nanoseconds
+	MetricCost             Metric = "cost"        // nano-USD
+	MetricLatencyAvg       Metric = "latency_avg" // nanoseconds
+	MetricLatencyP50       Metric = "latency_p50" // nanoseconds
+	MetricLatencyP95       Metric = "latency_p95" // nanoseconds
+	MetricTTFTAvg          Metric = "ttft_avg"    // nanoseconds
+	MetricTTFTP50          Metric = "ttft_p50"    // nanoseconds
+	MetricTTFTP95          Metric = "ttft_p95"    // nanoseconds
 )
 
 // Metrics lists every Metric.

@@ -31,6 +31,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strings"
 )
 
 const (
@@ -59,6 +60,9 @@ var errBadKey = errors.New("ledger: malformed storage key")
 
 // appendStr appends the order-preserving encoding of s.
 func appendStr(dst []byte, s string) []byte {
+	if strings.IndexByte(s, 0) < 0 {
+		return append(append(dst, s...), 0, 1)
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] == 0 {
 			dst = append(dst, 0, 0xFF)
@@ -71,6 +75,9 @@ func appendStr(dst []byte, s string) []byte {
 
 // appendBytesStr is appendStr for a byte slice.
 func appendBytesStr(dst, s []byte) []byte {
+	if bytes.IndexByte(s, 0) < 0 {
+		return append(append(dst, s...), 0, 1)
+	}
 	for _, c := range s {
 		if c == 0 {
 			dst = append(dst, 0, 0xFF)

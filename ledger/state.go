@@ -35,9 +35,9 @@ func (v *periodValue) add(idx, cost int64) int64 {
 
 // localUsage is one key's spend on this node in the current epoch.
 type localUsage struct {
-	total             int64
-	day, week, month  periodValue
-	used              bool // any spend recorded
+	total            int64
+	day, week, month periodValue
+	used             bool // any spend recorded
 }
 
 // add records cost and returns the spans it was counted in.

@@ -59,6 +59,8 @@ func f64(v float64) *int64 {
 	return &n
 }
 
+// fullPreferences sets every field of the provider object, with lists of
+// the size OpenRouter's documentation shows.
 func fullPreferences() *Preferences {
 	yes := true
 	return &Preferences{
@@ -66,7 +68,7 @@ func fullPreferences() *Preferences {
 		AllowFallbacks:         &yes,
 		RequireParameters:      true,
 		DataCollection:         DataCollectionDeny,
-		Only:                   []string{"p00", "p01", "p02", "p03", "p05", "p06", "p07", "p08", "p10", "p11", "p12", "p13", "p15", "p16"},
+		Only:                   []string{"p01", "p02", "p03", "p05", "p06", "p07", "p08", "p11"},
 		Ignore:                 []string{"p16", "P17"},
 		Quantizations:          []string{"fp8", "fp16", "bf16"},
 		Sort:                   Sort{By: SortPrice, Partition: PartitionModel},
@@ -74,6 +76,13 @@ func fullPreferences() *Preferences {
 		PreferredMinThroughput: Threshold{P50: 20, P90: 5},
 		PreferredMaxLatency:    Threshold{P50: 2, P99: 10},
 	}
+}
+
+// largeListPreferences is fullPreferences with long provider lists.
+func largeListPreferences() *Preferences {
+	p := fullPreferences()
+	p.Only = []string{"p00", "p01", "p02", "p03", "p05", "p06", "p07", "p08", "p10", "p11", "p12", "p13", "p15", "p16"}
+	return p
 }
 
 func newTestRouter(tb testing.TB, cat Catalog, clk *fakeClock) *Router {

@@ -30,7 +30,8 @@ type Preferences struct {
 	DataCollection DataCollection `json:"data_collection,omitempty"`
 	// ZDR keeps only zero-data-retention providers.
 	ZDR bool `json:"zdr,omitempty"`
-	// Only and Ignore are provider allow and deny lists (case-insensitive).
+	// Only and Ignore are provider allow and deny lists (case-insensitive);
+	// an empty list is no restriction. Unknown names match nothing.
 	Only   []string `json:"only,omitempty"`
 	Ignore []string `json:"ignore,omitempty"`
 	// Quantizations keeps only endpoints with one of these quantizations

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -11,10 +12,16 @@ import (
 // provider indices up front; longer lists fall back to name comparison.
 const maxResolved = 16
 
+// bitsetProviders is how many provider indices the membership bit set covers;
+// in bigger catalogs membership scans the resolved indices instead.
+const bitsetProviders = 256
+
 // nameSet is a provider list from the request, resolved against a snapshot.
 type nameSet struct {
 	set   bool // the list was given (even if empty)
+	slow  bool // membership needs pos(): long list or big catalog
 	n     int
+	bits  [bitsetProviders / 64]uint64
 	idx   [maxResolved]int32
 	names []string // used when the list is longer than maxResolved
 }
@@ -23,12 +30,27 @@ func (ns *nameSet) resolve(s *Snapshot, names []string, given bool) {
 	ns.set = given
 	if len(names) > maxResolved {
 		ns.names = names
+		ns.slow = true
 		return
 	}
 	ns.n = len(names)
+	ns.slow = len(s.providers) > bitsetProviders
 	for i, n := range names {
-		ns.idx[i] = s.provIndex(n)
+		k := s.provIndex(n)
+		ns.idx[i] = k
+		if k >= 0 && k < bitsetProviders {
+			ns.bits[k>>6] |= 1 << uint(k&63)
+		}
 	}
+}
+
+// has reports whether e's provider is in the list.
+func (ns *nameSet) has(e *Endpoint) bool {
+	if !ns.slow {
+		k := e.provIdx
+		return ns.bits[k>>6]&(1<<uint(k&63)) != 0
+	}
+	return ns.pos(e) >= 0
 }
 
 // pos returns the position of e's provider in the list, or -1.
@@ -45,39 +67,6 @@ func (ns *nameSet) pos(e *Endpoint) int {
 		if ns.idx[i] == e.provIdx {
 			return i
 		}
-	}
-	return -1
-}
-
-// provIndex finds a provider by case-insensitive name without allocating;
-// -1 when unknown.
-func (s *Snapshot) provIndex(name string) int32 {
-	if i, ok := s.provByKey[name]; ok {
-		return i
-	}
-	var buf [64]byte
-	if len(name) > len(buf) {
-		for i := range s.providers {
-			if strings.EqualFold(s.providers[i].Name, name) {
-				return int32(i)
-			}
-		}
-		return -1
-	}
-	changed := false
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-			changed = true
-		}
-		buf[i] = c
-	}
-	if !changed {
-		return -1
-	}
-	if i, ok := s.provByKey[string(buf[:len(name)])]; ok {
-		return i
 	}
 	return -1
 }
@@ -137,7 +126,7 @@ func (c *rankCtx) init(r *Router, s *Snapshot, req *Request, now int64) {
 	c.fallbacks = p.fallbacksAllowed()
 	if p != nil {
 		c.order.resolve(s, p.Order, len(p.Order) > 0)
-		c.only.resolve(s, p.Only, p.Only != nil)
+		c.only.resolve(s, p.Only, len(p.Only) > 0)
 		c.ignore.resolve(s, p.Ignore, len(p.Ignore) > 0)
 		for _, q := range p.Quantizations {
 			m := parseQuant(q)
@@ -191,89 +180,129 @@ func featureParams(req *Request) Params {
 	return p
 }
 
-// check runs the hard filters on e in Constraint order and returns the index
-// (1-based, into filterOrder) of the first one that fails, 0 if e passes.
+// check runs the hard filters on e and returns the first that fails, or
+// fPass.
 func (c *rankCtx) check(e *Endpoint, v Variant, auto bool) int {
 	req, p := c.req, c.pref
 	if e.Disabled || e.prov.Disabled {
-		return 1
+		return fDisabled
 	}
-	if c.allowed.set && c.allowed.pos(e) < 0 {
-		return 2
+	if c.allowed.set && !c.allowed.has(e) {
+		return fAllowed
 	}
-	if c.only.set && c.only.pos(e) < 0 {
-		return 3
+	if c.only.set && !c.only.has(e) {
+		return fOnly
 	}
-	if c.ignore.set && c.ignore.pos(e) >= 0 {
-		return 4
+	if c.ignore.set && c.ignore.has(e) {
+		return fIgnore
 	}
-	if !c.fallbacks && c.order.set && c.order.pos(e) < 0 {
-		return 5
+	if !c.fallbacks && c.order.set && !c.order.has(e) {
+		return fOrder
 	}
 	if v == VariantFree && !e.Pricing.IsFree() {
-		return 6
+		return fFree
 	}
 	if c.ctxNeed > 0 && e.ctx > 0 && c.ctxNeed > e.ctx {
-		return 7
+		return fContext
 	}
 	if req.MaxTokens > 0 && e.MaxCompletionTokens > 0 && req.MaxTokens > e.MaxCompletionTokens {
-		return 8
+		return fMaxTokens
 	}
 	if req.Images && !e.images {
-		return 9
+		return fImages
 	}
 	if !e.allParam {
 		if (req.Tools || req.ToolChoice) && e.params&ParamTools == 0 {
-			return 10
+			return fTools
 		}
 		if (req.JSONObject || req.JSONSchema) && e.params&ParamResponseFormat == 0 {
-			return 11
+			return fResponseFormat
 		}
 		if (v == VariantThinking || (auto && req.Reasoning)) && e.params&ParamReasoning == 0 {
-			return 12
+			return fReasoning
 		}
 		if auto && req.JSONSchema && e.params&ParamStructuredOutputs == 0 {
-			return 11
+			return fResponseFormat
 		}
 		if c.requireAll != 0 && !e.params.Has(c.requireAll) {
-			return 13
+			return fRequireParameters
 		}
 	}
 	if p == nil {
-		return 0
+		return fPass
 	}
 	if p.DataCollection == DataCollectionDeny && (e.prov.DataPolicy.Training || e.prov.DataPolicy.RetainsPrompts) {
-		return 14
+		return fDataCollection
 	}
 	if p.ZDR && !e.prov.DataPolicy.ZDR {
-		return 15
+		return fZDR
 	}
 	if len(p.Quantizations) > 0 && !c.quantOK(e) {
-		return 16
+		return fQuantizations
 	}
 	mp := &p.MaxPrice
 	if mp.Prompt != nil && e.Pricing.Prompt > *mp.Prompt {
-		return 17
+		return fMaxPricePrompt
 	}
 	if mp.Completion != nil && e.Pricing.Completion > *mp.Completion {
-		return 18
+		return fMaxPriceCompletion
 	}
 	if mp.Request != nil && e.Pricing.Request > *mp.Request {
-		return 19
+		return fMaxPriceRequest
 	}
 	if req.Images && mp.Image != nil && e.Pricing.Image > *mp.Image {
-		return 20
+		return fMaxPriceImage
 	}
-	return 0
+	return fPass
 }
 
+// Hard filters in the order they run; check returns the first that fails.
+const (
+	fPass = iota
+	fDisabled
+	fAllowed
+	fOnly
+	fIgnore
+	fOrder
+	fFree
+	fContext
+	fMaxTokens
+	fImages
+	fTools
+	fResponseFormat
+	fReasoning
+	fRequireParameters
+	fDataCollection
+	fZDR
+	fQuantizations
+	fMaxPricePrompt
+	fMaxPriceCompletion
+	fMaxPriceRequest
+	fMaxPriceImage
+)
+
+// filterOrder names the constraint of each filter.
 var filterOrder = [...]Constraint{
-	"", ConstraintDisabled, ConstraintAllowedProviders, ConstraintOnly, ConstraintIgnore,
-	ConstraintOrder, ConstraintFree, ConstraintContextLength, ConstraintMaxTokens,
-	ConstraintImages, ConstraintTools, ConstraintResponseFormat, ConstraintReasoning,
-	ConstraintRequireParameters, ConstraintDataCollection, ConstraintZDR,
-	ConstraintQuantizations, ConstraintMaxPricePrompt, ConstraintMaxPriceComplete,
-	ConstraintMaxPriceRequest, ConstraintMaxPriceImage,
+	fDisabled:           ConstraintDisabled,
+	fAllowed:            ConstraintAllowedProviders,
+	fOnly:               ConstraintOnly,
+	fIgnore:             ConstraintIgnore,
+	fOrder:              ConstraintOrder,
+	fFree:               ConstraintFree,
+	fContext:            ConstraintContextLength,
+	fMaxTokens:          ConstraintMaxTokens,
+	fImages:             ConstraintImages,
+	fTools:              ConstraintTools,
+	fResponseFormat:     ConstraintResponseFormat,
+	fReasoning:          ConstraintReasoning,
+	fRequireParameters:  ConstraintRequireParameters,
+	fDataCollection:     ConstraintDataCollection,
+	fZDR:                ConstraintZDR,
+	fQuantizations:      ConstraintQuantizations,
+	fMaxPricePrompt:     ConstraintMaxPricePrompt,
+	fMaxPriceCompletion: ConstraintMaxPriceComplete,
+	fMaxPriceRequest:    ConstraintMaxPriceRequest,
+	fMaxPriceImage:      ConstraintMaxPriceImage,
 }
 
 func (c *rankCtx) quantOK(e *Endpoint) bool {
@@ -359,7 +388,7 @@ func (r *Router) Rank(req *Request, dst []Candidate) ([]Candidate, error) {
 				g := group{m: picked[j], v: v, idx: gi, auto: true}
 				g.mode = c.modeFor(v)
 				before := len(dst)
-				dst, _ = c.collect(&g, dst)
+				dst, _ = c.collect(&g, dst, start)
 				if len(dst) > before {
 					gi++
 				}
@@ -381,7 +410,7 @@ func (r *Router) Rank(req *Request, dst []Candidate) ([]Candidate, error) {
 		g.mode = c.modeFor(v)
 		before := len(dst)
 		var w int
-		dst, w = c.collect(&g, dst)
+		dst, w = c.collect(&g, dst, start)
 		if len(dst) > before {
 			gi++
 		} else if !firstDone {
@@ -393,8 +422,8 @@ func (r *Router) Rank(req *Request, dst []Candidate) ([]Candidate, error) {
 		return dst, fmt.Errorf("%w %q", ErrUnknownModel, firstName(req))
 	}
 	if len(dst) == start {
-		if worst == 0 {
-			worst = 1
+		if worst == fPass {
+			worst = fDisabled
 		}
 		return dst, &NoEndpointError{Model: firstKnown, Constraint: filterOrder[worst]}
 	}
@@ -433,20 +462,19 @@ func seenBefore(req *Request, i int, name string) bool {
 
 // collect appends the endpoints of g that pass the filters. It returns the
 // index of the constraint that removed the last endpoint when none pass.
-func (c *rankCtx) collect(g *group, dst []Candidate) ([]Candidate, int) {
+func (c *rankCtx) collect(g *group, dst []Candidate, start int) ([]Candidate, int) {
 	worst := 0
 	probed := false
 	for _, e := range g.m.Endpoints {
-		if f := c.check(e, g.v, g.auto); f != 0 {
+		if f := c.check(e, g.v, g.auto); f != fPass {
 			worst = max(worst, f)
 			continue
 		}
-		cand := Candidate{Endpoint: e, Variant: g.v, seq: int32(len(dst))}
-		c.place(g, e, &cand, &probed)
-		dst = append(dst, cand)
+		dst = append(dst, Candidate{Endpoint: e, Variant: g.v, seq: int16(min(len(dst)-start, math.MaxInt16))})
+		c.place(g, e, &dst[len(dst)-1], &probed)
 	}
 	if len(g.m.Endpoints) == 0 {
-		worst = 1
+		worst = fDisabled
 	}
 	return dst, worst
 }
@@ -481,34 +509,33 @@ func (c *rankCtx) place(g *group, e *Endpoint, cand *Candidate, probed *bool) {
 	sub := subPrimary
 	m := g.mode
 	if m == modeOrder {
-		if pos := c.order.pos(e); pos >= 0 {
-			cand.key = float64(pos)
+		if c.order.has(e) {
+			cand.key = float64(c.order.pos(e))
 		} else {
 			sub = subRest
 			m = c.restSort(g.v)
 		}
 	}
-	price := c.cost(e)
 	weighted := false
 	switch m {
 	case modeOrder:
 		cand.key2 = float64(g.idx)
 	case modeSortPrice:
-		cand.key, cand.key2 = price, float64(g.idx)
+		cand.key, cand.key2 = c.cost(e), float64(g.idx)
 	case modeSortLatency:
 		t := math.Float64frombits(st.ttft.Load())
 		if t == 0 {
 			t = math.Inf(1) // unmeasured endpoints go after measured ones, by price
 		}
-		cand.key, cand.key2 = t, price
+		cand.key, cand.key2 = t, c.cost(e)
 	case modeSortThroughput:
-		cand.key, cand.key2 = -math.Float64frombits(st.tput.Load()), price
+		cand.key, cand.key2 = -math.Float64frombits(st.tput.Load()), c.cost(e)
 	case modeWeighted:
 		if tier == tierUnhealthy {
-			cand.key, cand.key2 = price, float64(g.idx)
+			cand.key, cand.key2 = c.cost(e), float64(g.idx)
 		} else {
 			weighted = true
-			cand.key = c.weight(st, price)
+			cand.key2 = c.weight(st, c.cost(e))
 		}
 	}
 	if probe && g.mode == modeWeighted {
@@ -608,6 +635,11 @@ func lessCandidate(a, b *Candidate) bool {
 	if a.bucket != b.bucket {
 		return a.bucket < b.bucket
 	}
+	if a.bucket&1 == 1 {
+		// Weighted bucket: key2 holds the weight and drawWeighted orders
+		// it; keep catalog order so the sort is linear.
+		return a.seq < b.seq
+	}
 	if a.key != b.key {
 		return a.key < b.key
 	}
@@ -644,32 +676,134 @@ func sortCandidates(cs []Candidate) {
 // shuffleWeighted turns each weighted bucket into a weighted random
 // permutation: successive draws without replacement, each ∝ weight.
 func (r *Router) shuffleWeighted(cs []Candidate) {
+	var rng splitmix
+	seeded := false
 	for i := 0; i < len(cs); {
 		j := i + 1
 		for j < len(cs) && cs[j].bucket == cs[i].bucket {
 			j++
 		}
 		if cs[i].bucket&1 == 1 && j-i > 1 {
-			run := cs[i:j]
-			for k := 0; k < len(run)-1; k++ {
-				var total float64
-				for _, x := range run[k:] {
-					total += x.key
-				}
-				u := r.float64() * total
-				pick := len(run) - 1
-				for m := k; m < len(run); m++ {
-					u -= run[m].key
-					if u < 0 {
-						pick = m
-						break
-					}
-				}
-				run[k], run[pick] = run[pick], run[k]
+			if !seeded {
+				// One atomic step per ranking; the draws continue locally.
+				rng = splitmix(r.rnd.Add(splitmixGamma))
+				seeded = true
 			}
+			drawWeighted(cs[i:j], &rng)
 		}
 		i = j
 	}
+}
+
+// maxDrawRun is the largest bucket drawn on the stack; bigger buckets (rare:
+// one model with more than 64 endpoints) are drawn in place.
+const maxDrawRun = 64
+
+// weightedDraws is how many leading positions of a weighted bucket are drawn
+// at random (successively, without replacement, each ∝ weight). The rest,
+// reached only after that many failed attempts, follow in descending weight.
+const weightedDraws = 4
+
+// drawWeighted permutes run: weightedDraws successive weighted draws, then
+// the remainder by descending weight. The weights are kept in descending
+// order so that a draw, which scans from the heaviest, stops early.
+func drawWeighted(run []Candidate, rng *splitmix) {
+	n := len(run)
+	if n > maxDrawRun {
+		drawWeightedInPlace(run, rng)
+		return
+	}
+	var w [maxDrawRun]float64
+	var idx [maxDrawRun]uint8
+	var total float64
+	for k := 0; k < n; k++ {
+		x := run[k].key2
+		total += x
+		// Insertion into descending order (stable for equal weights).
+		m := k
+		for m > 0 && w[m-1] < x {
+			w[m], idx[m] = w[m-1], idx[m-1]
+			m--
+		}
+		w[m], idx[m] = x, uint8(k)
+	}
+	for k := 0; k < min(n-1, weightedDraws); k++ {
+		u := rng.float64() * total
+		pick := n - 1
+		for m := k; m < n; m++ {
+			u -= w[m]
+			if u < 0 {
+				pick = m
+				break
+			}
+		}
+		pw, pi := w[pick], idx[pick]
+		total -= pw
+		// Move the pick to k, shifting the rest right: order is preserved.
+		copy(w[k+1:pick+1], w[k:pick])
+		copy(idx[k+1:pick+1], idx[k:pick])
+		w[k], idx[k] = pw, pi
+		if !(total > 0) {
+			// Rounding ate the rest: recompute instead of drifting.
+			total = 0
+			for m := k + 1; m < n; m++ {
+				total += w[m]
+			}
+		}
+	}
+	permute(run, idx[:n])
+}
+
+// permute sets run[k] = old run[idx[k]] in place, following cycles.
+func permute(run []Candidate, idx []uint8) {
+	var done [maxDrawRun / 64]uint64
+	for start := range run {
+		if done[start>>6]&(1<<uint(start&63)) != 0 || int(idx[start]) == start {
+			continue
+		}
+		saved := run[start]
+		j := start
+		for {
+			done[j>>6] |= 1 << uint(j&63)
+			next := int(idx[j])
+			if next == start {
+				run[j] = saved
+				break
+			}
+			run[j] = run[next]
+			j = next
+		}
+	}
+}
+
+// drawWeightedInPlace is drawWeighted for very large buckets: the same
+// leading draws, then the remainder in descending weight.
+func drawWeightedInPlace(run []Candidate, rng *splitmix) {
+	var total float64
+	for k := range run {
+		total += run[k].key2
+	}
+	k := 0
+	for ; k < min(len(run)-1, weightedDraws); k++ {
+		u := rng.float64() * total
+		pick := len(run) - 1
+		for m := k; m < len(run); m++ {
+			u -= run[m].key2
+			if u < 0 {
+				pick = m
+				break
+			}
+		}
+		total -= run[pick].key2
+		run[k], run[pick] = run[pick], run[k]
+		if !(total > 0) {
+			total = 0
+			for m := k + 1; m < len(run); m++ {
+				total += run[m].key2
+			}
+		}
+	}
+	slices.SortStableFunc(run[k:], func(a, b Candidate) int { return cmp.Compare(b.key2, a.key2) })
 }
 
 // keepFirstPerGroup implements allow_fallbacks=false without an order: only
@@ -693,18 +827,27 @@ func keepFirstPerGroup(cs []Candidate) int {
 	return n
 }
 
-// float64 returns a uniform number in [0, 1) from the router's seeded
-// sequence (splitmix64 over an atomic counter: lock-free and reproducible
-// for a given seed and call order).
-func (r *Router) float64() float64 {
-	x := r.rnd.Add(0x9e3779b97f4a7c15)
+// splitmixGamma is the splitmix64 increment.
+const splitmixGamma = 0x9e3779b97f4a7c15
+
+// splitmix is a splitmix64 generator. The router keeps its state in an
+// atomic counter (lock-free, reproducible for a given seed and call order);
+// each ranking takes one step from it and continues locally.
+type splitmix uint64
+
+func (s *splitmix) next() uint64 {
+	*s += splitmixGamma
+	x := uint64(*s)
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
-	return float64(x>>11) / (1 << 53)
+	return x
 }
+
+// float64 returns a uniform number in [0, 1).
+func (s *splitmix) float64() float64 { return float64(s.next()>>11) / (1 << 53) }
 
 // maxAuto bounds AutoModel's expansion (1 + AutoFallbackModels).
 const maxAuto = 1 + maxAutoFallbacks
@@ -720,7 +863,7 @@ func (c *rankCtx) pickAuto(v Variant, out *[maxAuto]*Model) int {
 	for _, m := range c.s.models {
 		cheapest := math.Inf(1)
 		for _, e := range m.Endpoints {
-			if c.check(e, v, true) == 0 {
+			if c.check(e, v, true) == fPass {
 				cheapest = min(cheapest, c.cost(e))
 			}
 		}
@@ -747,7 +890,7 @@ func (c *rankCtx) pickAuto(v Variant, out *[maxAuto]*Model) int {
 
 // autoWorst is the constraint that left AutoModel without any model.
 func (c *rankCtx) autoWorst(v Variant) int {
-	worst := 1
+	worst := fDisabled
 	for _, m := range c.s.models {
 		for _, e := range m.Endpoints {
 			worst = max(worst, c.check(e, v, true))

@@ -39,9 +39,10 @@ type Candidate struct {
 	// (core enables reasoning for VariantThinking).
 	Variant Variant
 
-	// Ranking scratch, meaningless to callers.
+	// Ranking scratch, meaningless to callers (laid out so that a
+	// Candidate is 32 bytes).
+	seq    int16
 	bucket uint32
 	key    float64
-	key2   float64
-	seq    int32
+	key2   float64 // secondary key; the weight in weighted buckets
 }

@@ -401,6 +401,36 @@ func (r *Router) Apply(rec CatalogRecord) (changed bool, err error) {
 	return true, nil
 }
 
+// ApplyAll merges many records (a restart replay, an anti-entropy push) with
+// one catalog rebuild. Invalid records are skipped; the first validation
+// error is returned with the number of records that changed the state.
+func (r *Router) ApplyAll(recs []CatalogRecord) (changed int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range recs {
+		if verr := rec.validate(); verr != nil {
+			if err == nil {
+				err = verr
+			}
+			continue
+		}
+		r.maxVersion = max(r.maxVersion, rec.Version)
+		k := recordKey{rec.Kind, rec.Key}
+		if old, ok := r.records[k]; ok && !rec.wins(&old) {
+			continue
+		}
+		rec.Value = bytes.Clone(rec.Value)
+		r.records[k] = rec
+		changed++
+	}
+	if changed > 0 {
+		if rerr := r.rebuild(); rerr != nil {
+			return changed, rerr
+		}
+	}
+	return changed, err
+}
+
 // Records returns the current winning records, tombstones included, sorted
 // by kind and key. The caller persists them and gossips them.
 func (r *Router) Records() []CatalogRecord {

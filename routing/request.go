@@ -69,7 +69,7 @@ type Request struct {
 	// Params are the request's top-level parameters that matter for
 	// require_parameters; build it with ParamByName or ParseParams.
 	Params Params
-	// AllowedProviders restricts the providers the API key may use; nil
-	// means all.
+	// AllowedProviders restricts the providers the API key may use
+	// (case-insensitive); nil means all, an empty non-nil slice none.
 	AllowedProviders []string
 }

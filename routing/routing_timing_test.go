@@ -21,10 +21,36 @@ func benchRank(b *testing.B, req *Request) {
 	}
 }
 
-func BenchmarkRankFullPreferences(b *testing.B) {
-	benchRank(b, &Request{Model: "bench/model", Models: []string{"bench/other"}, Provider: fullPreferences(),
+// fullRequest is a request for a 20-endpoint model with a models[]
+// fallback, every provider field set, and a key restriction.
+func fullRequest() *Request {
+	return &Request{Model: "bench/model", Models: []string{"bench/other"}, Provider: fullPreferences(),
 		PromptTokens: 1200, MaxTokens: 800, Tools: true, JSONSchema: true,
-		Params: ParamTemperature | ParamTopP | ParamSeed | ParamMaxTokens, AllowedProviders: []string{"p00", "p01", "p02", "p03", "p05", "p06", "p07", "p08", "p10", "p11", "p12", "p13"}})
+		Params: ParamTemperature | ParamTopP | ParamSeed | ParamMaxTokens, AllowedProviders: []string{"p01", "p02", "p03", "p07"}}
+}
+
+// BenchmarkRankFullPreferences is the SPEC §9 / issue 3 budget: one ranking
+// of a 20-endpoint model with a full provider object (≤ 1 µs, 0 allocs).
+func BenchmarkRankFullPreferences(b *testing.B) {
+	benchRank(b, fullRequest())
+}
+
+// BenchmarkRankLargeLists resolves 31 provider names (14 only, 12 allowed).
+func BenchmarkRankLargeLists(b *testing.B) {
+	req := fullRequest()
+	req.Provider = largeListPreferences()
+	req.AllowedProviders = []string{"p00", "p01", "p02", "p03", "p05", "p06", "p07", "p08", "p10", "p11", "p12", "p13"}
+	benchRank(b, req)
+}
+
+// BenchmarkRankFullPreferencesWeighted is the full object without order and
+// sort, so the default weighting orders the survivors.
+func BenchmarkRankFullPreferencesWeighted(b *testing.B) {
+	req := fullRequest()
+	p := *req.Provider
+	p.Order, p.Sort = nil, Sort{}
+	req.Provider = &p
+	benchRank(b, req)
 }
 
 func BenchmarkRankDefault(b *testing.B) {

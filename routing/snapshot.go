@@ -13,6 +13,7 @@ type Snapshot struct {
 	version   uint64
 	providers []Provider
 	provByKey map[string]int32
+	provTab   []int32 // open-addressing table of provider indices (-1 empty), by nameHash
 	models    []*Model
 	modelByID map[string]*Model
 }
@@ -156,6 +157,7 @@ func buildSnapshot(cat Catalog, version uint64, stats func(key string) *epStats)
 		s.modelByID[m.ID] = m
 	}
 	slices.SortFunc(s.models, func(a, b *Model) int { return cmp.Compare(a.ID, b.ID) })
+	s.buildProvTab()
 	return s, nil
 }
 
@@ -188,8 +190,25 @@ var quantNames = [...]string{"unknown", "int4", "int8", "fp4", "fp6", "fp8", "fp
 const quantOther quantMask = 1 << 15
 
 func parseQuant(s string) quantMask {
-	if s == "" {
+	switch s {
+	case "":
 		return 1
+	case "int4":
+		return 1 << 1
+	case "int8":
+		return 1 << 2
+	case "fp4":
+		return 1 << 3
+	case "fp6":
+		return 1 << 4
+	case "fp8":
+		return 1 << 5
+	case "fp16":
+		return 1 << 6
+	case "bf16":
+		return 1 << 7
+	case "fp32":
+		return 1 << 8
 	}
 	for i, n := range quantNames {
 		if strings.EqualFold(n, s) {
@@ -197,4 +216,73 @@ func parseQuant(s string) quantMask {
 		}
 	}
 	return quantOther
+}
+
+// nameHash is FNV-1a over the ASCII-lower-cased name.
+func nameHash(name string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h
+}
+
+func (s *Snapshot) buildProvTab() {
+	size := 8
+	for size < 2*len(s.providers) {
+		size *= 2
+	}
+	s.provTab = make([]int32, size)
+	for i := range s.provTab {
+		s.provTab[i] = -1
+	}
+	mask := uint32(size - 1)
+	for i := range s.providers {
+		h := nameHash(s.providers[i].Name) & mask
+		for s.provTab[h] >= 0 {
+			h = (h + 1) & mask
+		}
+		s.provTab[h] = int32(i)
+	}
+}
+
+// provIndex finds a provider by case-insensitive name without allocating;
+// -1 when unknown. Rank resolves the request's provider lists with it.
+func (s *Snapshot) provIndex(name string) int32 {
+	mask := uint32(len(s.provTab) - 1)
+	for h := nameHash(name) & mask; ; h = (h + 1) & mask {
+		i := s.provTab[h]
+		if i < 0 {
+			return -1
+		}
+		if equalFoldASCII(s.providers[i].Name, name) {
+			return i
+		}
+	}
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if x >= 'A' && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if y >= 'A' && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -137,7 +137,10 @@ func (a Attempt) Probe() bool { return a.probe }
 // in which the endpoint's key exists. Rank reads only the atomics; End
 // updates the rest under mu and republishes the atomics.
 type epStats struct {
+	// inflight changes twice per attempt; keep it off the cache line of
+	// the fields Rank reads.
 	inflight atomic.Int64
+	_        [56]byte
 	// ttft is the TTFT EWMA in ns and tput the throughput EWMA in tokens/s,
 	// as float64 bits; 0 means no sample.
 	ttft atomic.Uint64

@@ -8,12 +8,28 @@
 //
 // # Endpoints
 //
-// OpenAI protocol, under /v1, /api/v1 and bare paths:
+// OpenAI protocol (openai.go), under /v1, /api/v1 and bare paths:
 //
 //	POST /v1/chat/completions   chat.completion and chat.completion.chunk streams, tool calls
 //	POST /v1/completions        legacy text_completion, stream or not
 //	POST /v1/embeddings         deterministic unit vectors, float or base64
 //	GET  /v1/models[/{id}]      Config.Models
+//
+// Anthropic Messages (anthropic.go), same prefixes; requires the
+// anthropic-version header and takes the key as x-api-key:
+//
+//	POST /v1/messages               message, or message_start … message_stop events
+//	POST /v1/messages/count_tokens  {"input_tokens": N}
+//
+// Gemini (gemini.go); takes the key as x-goog-api-key or ?key=:
+//
+//	POST /v1beta/models/{model}:generateContent
+//	POST /v1beta/models/{model}:streamGenerateContent?alt=sse
+//
+// A protocol is a dialect (how to authenticate, shape an error and break
+// a stream in its words) plus its handlers; auth, overrides, faults before
+// the body, pacing, stream faults and accounting are shared (server.go,
+// stream.go), so every fault works the same way in every protocol.
 //
 // Control (never authenticated, not counted in Stats):
 //
@@ -25,9 +41,13 @@
 // # Generation
 //
 // Completion tokens are min(Tokens, max_tokens or max_completion_tokens):
-// "length" when capped, else "stop". Prompt tokens are ceil(bytes of the
-// messages JSON / 4) (prompt for completions, input for embeddings). The
-// text is a fixed word sequence, the same streamed or not. A stream is:
+// "length" when capped, else "stop" (max_tokens/end_turn, MAX_TOKENS/STOP
+// in the other protocols). Prompt tokens are ceil(bytes of the messages
+// JSON / 4) (prompt for completions, input for embeddings, messages plus
+// system for Anthropic, contents plus systemInstruction for Gemini). The
+// text is a fixed word sequence, the same streamed or not. Tool calls
+// count one token per call plus one per 6-byte argument fragment and are
+// not capped by max_tokens. An OpenAI chat stream is:
 // headers at once; a role chunk; TTFT; one chunk per token, TokenGap
 // apart; a chunk with finish_reason and an empty delta; a "choices": []
 // usage chunk only if stream_options.include_usage (or AlwaysUsage); then
@@ -51,9 +71,18 @@
 //	X-Mock-Usage-In-Last-Choice: true   X-Mock-Always-Usage: true
 //	X-Mock-Reasoning-Tokens: 8   X-Mock-Cached-Tokens: 4
 //
-// Fault counts are stream events (data: lines) the mock sends normally,
-// the role chunk being the first; a fault whose count is not reached
-// never fires. An unknown or unparsable X-Mock-* header is a 400.
+// Fault counts are stream events (data: lines) the mock sends normally:
+// the first is the role chunk (OpenAI chat), message_start (Anthropic) or
+// the first token chunk (legacy completions, Gemini). A fault whose count
+// is not reached never fires. An unknown or unparsable X-Mock-* header is
+// a 400.
+//
+// # Lifecycle
+//
+// New, then Listen or Serve, which return once the server accepts
+// connections; Close ends hangs, stalls and streams at once and waits for
+// every goroutine the Server started. fasthttp's worker-pool cleaner, which
+// Shutdown does not join, exits within a second after.
 //
 // # Who imports it
 //

@@ -5,9 +5,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +45,13 @@ func settledLeaks(d time.Duration) error {
 // fastClient is a fasthttp client whose idle connections (and cleaner
 // goroutine) go away soon after the test.
 func fastClient(t testing.TB) *fasthttp.Client {
-	c := &fasthttp.Client{MaxIdleConnDuration: 200 * time.Millisecond, MaxConnsPerHost: 512}
+	c := &fasthttp.Client{
+		MaxIdleConnDuration: 200 * time.Millisecond,
+		MaxConnsPerHost:     512,
+		// fasthttp's default dialer keeps a process-wide DNS cache
+		// goroutine; a plain dial has none.
+		Dial: func(addr string) (net.Conn, error) { return net.Dial("tcp", addr) },
+	}
 	t.Cleanup(c.CloseIdleConnections)
 	return c
 }
@@ -159,6 +165,7 @@ func has(v any, key string) bool {
 
 // sseEvent is one event of a transcript: its data, or a comment.
 type sseEvent struct {
+	name    string // the event: line, if any
 	data    string
 	comment bool
 	at      time.Time
@@ -169,6 +176,7 @@ func readEvents(r io.Reader) ([]sseEvent, error) {
 	var evs []sseEvent
 	br := bufio.NewReader(r)
 	var data []string
+	name := ""
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
@@ -181,15 +189,15 @@ func readEvents(r io.Reader) ([]sseEvent, error) {
 		switch {
 		case line == "":
 			if len(data) > 0 {
-				evs = append(evs, sseEvent{data: strings.Join(data, "\n"), at: time.Now()})
-				data = data[:0]
+				evs = append(evs, sseEvent{name: name, data: strings.Join(data, "\n"), at: time.Now()})
+				data, name = data[:0], ""
 			}
 		case strings.HasPrefix(line, ":"):
 			evs = append(evs, sseEvent{data: line, comment: true, at: time.Now()})
 		case strings.HasPrefix(line, "data: "):
 			data = append(data, line[len("data: "):])
 		case strings.HasPrefix(line, "event: "):
-			// Anthropic names its events; the data carries the type too.
+			name = line[len("event: "):]
 		default:
 			return evs, io.ErrUnexpectedEOF
 		}
@@ -255,6 +263,12 @@ func rawRequest(t testing.TB, s *Server, path, body string, hdr ...string) net.C
 }
 
 func itoa(n int) string { return string(appendInt(nil, n)) }
+
+// settle bounds how long a test waits for the mock to notice something
+// (a departed client, a finished stream). It is generous because tests of
+// other packages may load the machine at the same time; the latencies the
+// mock achieves are logged by the tests that measure them.
+const settle = 3 * time.Second
 
 // eventually polls cond for up to d.
 func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {

@@ -333,7 +333,7 @@ func contextCheck(p *plan, prompt, maxTokens int) apiError {
 // appendModel appends the echoed model name: the override if any, else the
 // requested one (already JSON-escaped, as it came).
 func appendModel(dst []byte, p *plan, requested []byte) []byte {
-	if p.model != nil {
+	if p.model != "" {
 		return appendJSONString(dst, p.model)
 	}
 	return append(dst, requested...)
@@ -382,7 +382,8 @@ func toolTokens(calls []toolCall) int {
 	return n
 }
 
-func (s *Server) openAIChat(ctx *fasthttp.RequestCtx, p *plan) bool {
+func (s *Server) openAIChat(ctx *fasthttp.RequestCtx, pv plan) bool {
+	p := &pv
 	d := openAI{}
 	r, e := parseOpenAI(ctx.Request.Body(), kindChat)
 	if e.status != 0 {
@@ -617,7 +618,8 @@ func sendToolCallChunks(st *stream, f *chunkFrame, calls []toolCall) bool {
 	return true
 }
 
-func (s *Server) openAICompletions(ctx *fasthttp.RequestCtx, p *plan) bool {
+func (s *Server) openAICompletions(ctx *fasthttp.RequestCtx, pv plan) bool {
+	p := &pv
 	d := openAI{}
 	r, e := parseOpenAI(ctx.Request.Body(), kindCompletions)
 	if e.status != 0 {
@@ -818,7 +820,8 @@ func embeddingInputs(input []byte) (int, apiError) {
 	return 0, bad
 }
 
-func (s *Server) openAIEmbeddings(ctx *fasthttp.RequestCtx, p *plan) bool {
+func (s *Server) openAIEmbeddings(ctx *fasthttp.RequestCtx, pv plan) bool {
+	p := &pv
 	d := openAI{}
 	r, e := parseOpenAI(ctx.Request.Body(), kindEmbeddings)
 	if e.status != 0 {
@@ -886,7 +889,8 @@ func appendModelObject(dst []byte, id string) []byte {
 	return append(dst, `,"owned_by":"tollgate-mock"}`...)
 }
 
-func (s *Server) openAIModels(ctx *fasthttp.RequestCtx, p *plan) bool {
+func (s *Server) openAIModels(ctx *fasthttp.RequestCtx, pv plan) bool {
+	p := &pv
 	path := ctx.Path()
 	i := bytes.Index(path, []byte("/models/"))
 	if i >= 0 {

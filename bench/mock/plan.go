@@ -9,15 +9,14 @@ import (
 )
 
 // plan is what one request will get: the config snapshot with that
-// request's X-Mock-* overrides applied. It is built on the handler's stack;
-// byte slices in it point into the request and must be copied before the
-// handler returns.
+// request's X-Mock-* overrides applied. It is built on the handler's stack
+// and copied into a stream's state.
 type plan struct {
 	cfg *Config
 
 	status     int // forced by X-Mock-Status; 0: none
 	retryAfter time.Duration
-	model      []byte // echoed model override; nil: echo the request's
+	model      string // echoed model override; "": echo the request's
 
 	tokens, responseBytes, toolCalls, reasoning, cached int
 
@@ -54,9 +53,7 @@ func newPlan(c *Config) plan {
 		usageInLast:    c.UsageInLastChoiceChunk,
 		alwaysUsage:    c.AlwaysUsage,
 	}
-	if c.Model != "" {
-		p.model = []byte(c.Model)
-	}
+	p.model = c.Model
 	if c.HangBeforeHeaders {
 		p.hang = c.HangFor
 	}
@@ -89,7 +86,9 @@ func (p *plan) applyHeader(name, v []byte) error {
 	case equalFoldASCII(name, "retry-after"):
 		p.retryAfter, err = parseDuration(v, time.Second)
 	case equalFoldASCII(name, "model"):
-		p.model = v
+		// The one override that must be copied; only tests that ask for
+		// it pay the allocation.
+		p.model = string(v)
 	case equalFoldASCII(name, "tokens"):
 		p.tokens, err = parseCount(v)
 	case equalFoldASCII(name, "response-bytes"):

@@ -60,6 +60,7 @@ type Server struct {
 // invalid c is reported by Listen or Serve.
 func New(c Config) *Server {
 	c.EnsureDefaults()
+	c.Models = append([]string(nil), c.Models...)
 	s := &Server{
 		hist:      newHistory(c.History),
 		done:      make(chan struct{}),
@@ -90,15 +91,20 @@ type quietLogger struct{}
 // is a test case here, not news.
 func (quietLogger) Printf(string, ...any) {}
 
+// connState tracks open connections so that Close can end those that
+// outlive the grace period. Active/idle transitions (two per request) take
+// no lock.
 func (s *Server) connState(c net.Conn, st fasthttp.ConnState) {
-	s.connMu.Lock()
 	switch st {
 	case fasthttp.StateNew:
+		s.connMu.Lock()
 		s.conns[c] = struct{}{}
+		s.connMu.Unlock()
 	case fasthttp.StateClosed, fasthttp.StateHijacked:
+		s.connMu.Lock()
 		delete(s.conns, c)
+		s.connMu.Unlock()
 	}
-	s.connMu.Unlock()
 }
 
 // Listen binds addr ("" means Config.Addr; "127.0.0.1:0" picks a free port)
@@ -291,6 +297,14 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // route dispatches provider API paths. OpenAI paths are accepted under
 // /v1, /api/v1 (OpenRouter) and bare.
 func (s *Server) route(ctx *fasthttp.RequestCtx, path []byte) {
+	// Gemini: /v1beta/models/{model}:method (and /v1/models/...:method).
+	if bytes.HasPrefix(path, []byte("/v1beta/")) ||
+		(bytes.HasPrefix(path, []byte("/v1/models/")) && bytes.IndexByte(path, ':') >= 0) {
+		if _, _, ok := geminiModelFromPath(path); ok {
+			s.api(ctx, gemini{}, fasthttp.MethodPost, (*Server).geminiGenerate)
+			return
+		}
+	}
 	p := path
 	if bytes.HasPrefix(p, []byte("/api/v1/")) {
 		p = p[len("/api/v1"):]
@@ -304,6 +318,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, path []byte) {
 		s.api(ctx, openAI{}, fasthttp.MethodPost, (*Server).openAICompletions)
 	case string(p) == "/embeddings":
 		s.api(ctx, openAI{}, fasthttp.MethodPost, (*Server).openAIEmbeddings)
+	case string(p) == "/messages":
+		s.api(ctx, anthropic{}, fasthttp.MethodPost, (*Server).anthropicMessages)
+	case string(p) == "/messages/count_tokens":
+		s.api(ctx, anthropic{}, fasthttp.MethodPost, (*Server).anthropicCountTokens)
 	case string(p) == "/models" || bytes.HasPrefix(p, []byte("/models/")):
 		s.api(ctx, openAI{}, fasthttp.MethodGet, (*Server).openAIModels)
 	default:
@@ -315,7 +333,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, path []byte) {
 
 // endpoint serves one API request after the shared prologue. It returns true
 // when a stream took over the request (and will finish its accounting).
-type endpoint func(s *Server, ctx *fasthttp.RequestCtx, p *plan) bool
+type endpoint func(s *Server, ctx *fasthttp.RequestCtx, p plan) bool
 
 // api runs the part every protocol shares: history, accounting, method,
 // auth, overrides and the faults that strike before a body is read.
@@ -370,7 +388,8 @@ func (s *Server) api(ctx *fasthttp.RequestCtx, d dialect, method string, h endpo
 		s.injectError(ctx, d, &p, cfg.ErrorStatus)
 		return
 	}
-	handedOff = h(s, ctx, &p)
+	// By value: a pointer through a func value would move the plan to the heap.
+	handedOff = h(s, ctx, p)
 }
 
 func (s *Server) record(ctx *fasthttp.RequestCtx) {

@@ -148,10 +148,6 @@ type stream struct {
 	conn net.Conn // the raw client connection: liveness and resets
 	wait waiter
 
-	// hijacked: the mock writes the HTTP response itself on conn (chunked),
-	// so that a reset lands exactly after the events before it.
-	hijacked bool
-
 	buf    []byte // scratch for building events
 	events int
 	end    streamEnd
@@ -264,7 +260,6 @@ func (st *stream) complete() {
 // in-flight count.
 func (s *Server) startStream(ctx *fasthttp.RequestCtx, d dialect, p *plan, gen func(st *stream)) bool {
 	st := &stream{s: s, p: *p, d: d, conn: ctx.Conn(), buf: make([]byte, 0, 512)}
-	st.p.model = nil // points into the request; the generator has its own copy
 	st.wait = waiter{s: s, conn: st.conn}
 	finish := func() {
 		switch st.end {
@@ -282,7 +277,6 @@ func (s *Server) startStream(ctx *fasthttp.RequestCtx, d dialect, p *plan, gen f
 		// body-stream pipe cannot promise (it buffers between the writer
 		// and the socket), so this stream writes its own HTTP response on
 		// the raw connection.
-		st.hijacked = true
 		s.c.status(200)
 		s.c.streamsStarted.Add(1)
 		ctx.HijackSetNoResponse(true)

@@ -77,7 +77,7 @@ func appendID(dst []byte, n int) []byte {
 
 // appendJSONString appends s as the contents of a JSON string (without the
 // quotes), escaping what JSON requires. Invalid UTF-8 becomes U+FFFD.
-func appendJSONString(dst []byte, s []byte) []byte {
+func appendJSONString[T ~string | ~[]byte](dst []byte, s T) []byte {
 	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
@@ -104,7 +104,7 @@ func appendJSONString(dst []byte, s []byte) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRune(s[i:])
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)

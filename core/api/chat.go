@@ -57,9 +57,9 @@ type reqState struct {
 	mu        sync.Mutex
 	w         *bufio.Writer
 	lastWrite time.Time
-	done      bool // the writer finished; the watcher must not touch w
+	done      bool        // the writer finished; the watcher must not touch w
 	gone      atomic.Bool // the client went away (read without mu by the writer loop)
-	aborted   bool // aborted by shutdown
+	aborted   bool        // aborted by shutdown
 	writeFn   func(w *bufio.Writer)
 }
 
