@@ -30,6 +30,8 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*Client).mCleaner"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
 		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
 		goleak.IgnoreAnyFunction("internal/poll.runtime_pollWait"),
@@ -40,7 +42,7 @@ const testKey = "sk-tg-test-0123456789abcdef0123456789"
 
 // env is one gateway wired to simulated providers on loopback.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	mocks map[string]*mock.Server
 	gw    *core.Gateway
 	cfg   *config.Config
@@ -61,7 +63,7 @@ type mockSpec struct {
 
 // newEnv starts mocks and a gateway. models is the YAML of the models list;
 // extra is appended to the config (top-level keys).
-func newEnv(t *testing.T, mocks []mockSpec, models, extra string) *env {
+func newEnv(t testing.TB, mocks []mockSpec, models, extra string) *env {
 	t.Helper()
 	e := &env{t: t, mocks: map[string]*mock.Server{}, done: make(chan error, 1)}
 	var b strings.Builder
@@ -129,7 +131,7 @@ func (e *env) shutdown(d time.Duration) {
 	})
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
