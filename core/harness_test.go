@@ -50,6 +50,8 @@ type env struct {
 	admin string
 	done  chan error
 	once  sync.Once
+
+	router *routing.Router
 }
 
 type mockSpec struct {
@@ -64,6 +66,13 @@ type mockSpec struct {
 // newEnv starts mocks and a gateway. models is the YAML of the models list;
 // extra is appended to the config (top-level keys).
 func newEnv(t testing.TB, mocks []mockSpec, models, extra string) *env {
+	t.Helper()
+	return newEnvRouting(t, routing.Config{}, mocks, models, extra)
+}
+
+// newEnvRouting is newEnv with a routing configuration (short circuit
+// delays and half-lives for tests).
+func newEnvRouting(t testing.TB, rc routing.Config, mocks []mockSpec, models, extra string) *env {
 	t.Helper()
 	e := &env{t: t, mocks: map[string]*mock.Server{}, done: make(chan error, 1)}
 	var b strings.Builder
@@ -89,7 +98,7 @@ func newEnv(t testing.TB, mocks []mockSpec, models, extra string) *env {
 		t.Fatal(err)
 	}
 	e.cfg = cfg
-	router, err := routing.New(routing.Config{}, core.Catalog(cfg), time.Now, 1)
+	router, err := routing.New(rc, core.Catalog(cfg), time.Now, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +115,7 @@ func newEnv(t testing.TB, mocks []mockSpec, models, extra string) *env {
 		t.Fatal(err)
 	}
 	e.gw = gw
+	e.router = router
 	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

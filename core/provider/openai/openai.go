@@ -159,7 +159,9 @@ func rewriteChoices(dst, v []byte, c *provider.Call, res *provider.Result, strea
 					dst = append(dst, ',')
 				}
 				k++
-				if peek.IsNull(m.Value) {
+				// Ollama and SGLang stream "" on every unfinished chunk;
+				// normalised to "stop" it ended the stream for clients.
+				if peek.IsNull(m.Value) || (stream && string(m.Value) == `""`) {
 					dst = append(dst, `"finish_reason":null`...)
 					return nil
 				}

@@ -420,6 +420,8 @@ func TestReadChatCases(t *testing.T) {
 	f(`{"choices":[{"fin\u0069sh_reason":"MAX_TOKENS"}]}`, `,"choices":[{"finish_reason":"length","native_finish_reason":"MAX_TOKENS"}]`)
 	f(`{"choices":[{"finish_reason":"we\"ird"}]}`, `,"choices":[{"finish_reason":"stop","native_finish_reason":"we\"ird"}]`)
 	f(`{"choices":[1,{"index":1}]}`, `,"choices":[1,{"index":1}]`)
+	// A finished completion with an empty reason still reports one.
+	f(`{"choices":[{"finish_reason":""}]}`, `,"choices":[{"finish_reason":"stop","native_finish_reason":""}]`)
 
 	// In-band error in a 200 body.
 	_, res, err := Adapter{}.ReadChat(nil, []byte(`{"error":{"message":"This model's maximum context length is 128000 tokens.","type":"invalid_request_error","code":"context_length_exceeded"}}`), c)
@@ -465,6 +467,9 @@ func TestStreamEvent(t *testing.T) {
 	f(``, "")
 	f(" \n ", "")
 	f(`[DONE]`, "")
+	// An empty finish_reason mid-stream (Ollama, SGLang) means unfinished.
+	f(`{"id":"chatcmpl-693","object":"chat.completion.chunk","created":1715427619,"model":"mistral:latest","system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":"assistant","content":" Hello"},"finish_reason":""}]}`,
+		`,"system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":"assistant","content":" Hello"},"finish_reason":null}]`)
 	// Escaped keys are recognised; the rewritten ones come out plain.
 	f(`{"ch\u006fices":[{"index":0,"delta":{"content":"x"},"finish\u005freason":"stop"}],"us\u0061ge":{"prompt_tokens":1},"m\u006fdel":"m"}`,
 		`,"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop","native_finish_reason":"stop"}]`)
