@@ -95,3 +95,15 @@ func StaticKeys(cfg *config.Config) []api.StaticKey {
 	}
 	return keys
 }
+
+// RoutingConfig maps the routing section of the config.
+func RoutingConfig(cfg *config.Config) routing.Config {
+	r := cfg.Routing
+	return routing.Config{
+		TTFTHalfLife: r.TTFTHalfLife, LatencyHalfLife: r.LatencyHalfLife,
+		ThroughputHalfLife: r.ThroughputHalfLife, ErrorHalfLife: r.ErrorHalfLife,
+		CircuitFailures: r.CircuitFailures, CircuitErrorRate: r.CircuitErrorRate,
+		CircuitOpenDelay: r.CircuitOpenDelay, CircuitMaxOpenDelay: r.CircuitMaxOpenDelay,
+		CooldownDefault: r.CooldownDefault, OutageWindow: r.OutageWindow,
+	}
+}

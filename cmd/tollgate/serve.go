@@ -78,7 +78,7 @@ func serve(ctx context.Context, out io.Writer, cfgPath string, dryRun bool) erro
 	}
 	log := newLogger(cfg.Log, os.Stderr)
 
-	router, err := routing.New(routing.Config{}, core.Catalog(cfg), time.Now, uint64(time.Now().UnixNano()))
+	router, err := routing.New(core.RoutingConfig(cfg), core.Catalog(cfg), time.Now, uint64(time.Now().UnixNano()))
 	if err != nil {
 		return fmt.Errorf("cannot build catalog: %w", err)
 	}

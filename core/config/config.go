@@ -37,6 +37,7 @@ type Config struct {
 	Ledger    Ledger     `yaml:"ledger"`
 	Limits    Limits     `yaml:"limits"`
 	Server    Server     `yaml:"server"`
+	Routing   Routing    `yaml:"routing"`
 	Log       Log        `yaml:"log"`
 	Providers []Provider `yaml:"providers"`
 	Models    []Model    `yaml:"models"`
@@ -92,6 +93,21 @@ type Server struct {
 	Concurrency       int           `yaml:"concurrency"`         // default 262144
 	OverheadHeader    *bool         `yaml:"overhead_header"`     // default true: X-Tollgate-Overhead-Us
 	TrustForwardedFor bool          `yaml:"trust_forwarded_for"` // default false
+}
+
+// Routing tunes the live statistics and circuit breaking of the router.
+// Zero values take routing's documented defaults (routing.Config).
+type Routing struct {
+	TTFTHalfLife        time.Duration `yaml:"ttft_half_life"`         // default 5s
+	LatencyHalfLife     time.Duration `yaml:"latency_half_life"`      // default 10s
+	ThroughputHalfLife  time.Duration `yaml:"throughput_half_life"`   // default 10s
+	ErrorHalfLife       time.Duration `yaml:"error_half_life"`        // default 30s
+	CircuitFailures     int           `yaml:"circuit_failures"`       // default 5
+	CircuitErrorRate    float64       `yaml:"circuit_error_rate"`     // default 0.5
+	CircuitOpenDelay    time.Duration `yaml:"circuit_open_delay"`     // default 10s
+	CircuitMaxOpenDelay time.Duration `yaml:"circuit_max_open_delay"` // default 5m
+	CooldownDefault     time.Duration `yaml:"cooldown_default"`       // default 5s
+	OutageWindow        time.Duration `yaml:"outage_window"`          // default 30s
 }
 
 // Log configures structured logging.
