@@ -17,7 +17,7 @@ import (
 func Upstreams(cfg *config.Config) (map[string]*provider.Upstream, error) {
 	out := make(map[string]*provider.Upstream, len(cfg.Providers))
 	for _, p := range cfg.Providers {
-		u := &provider.Upstream{Name: p.Name, APIKey: p.APIKey}
+		u := &provider.Upstream{Name: p.Name, Protocol: p.Protocol, APIKey: p.APIKey}
 		base := p.BaseURL
 		if p.Preset != "" {
 			pre, ok := openai.PresetByName(p.Preset)

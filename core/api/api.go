@@ -21,6 +21,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tollgate/tollgate/core/peek"
 	"github.com/tollgate/tollgate/core/provider"
 	"github.com/tollgate/tollgate/routing"
 )
@@ -116,11 +117,11 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 	}
 	switch string(rest) {
 	case "/chat/completions":
-		if !ctx.IsPost() {
-			WriteError(ctx, errMethod)
-			return
-		}
-		a.chat(ctx)
+		a.inference(ctx, peek.KindChat, routeChat)
+	case "/completions":
+		a.inference(ctx, peek.KindCompletion, routeCompletions)
+	case "/embeddings":
+		a.inference(ctx, peek.KindEmbedding, routeEmbeddings)
 	case "/models":
 		a.models(ctx)
 	case "/providers":

@@ -38,6 +38,8 @@ type reqState struct {
 	attempt []attemptInfo
 
 	// per-request facts
+	kind      peek.Kind
+	route     routeID
 	start     time.Time
 	upstream  time.Duration // time spent waiting on upstreams
 	genID     string
@@ -117,31 +119,38 @@ func (a *API) putState(st *reqState) {
 	a.pool.Put(st)
 }
 
-// chat serves POST /chat/completions.
-func (a *API) chat(ctx *fasthttp.RequestCtx) {
+// inference serves POST /chat/completions, /completions and /embeddings:
+// one pipeline, the kind decides the body's required fields, the upstream
+// path and the response object.
+func (a *API) inference(ctx *fasthttp.RequestCtx, kind peek.Kind, route routeID) {
 	start := time.Now()
+	if !ctx.IsPost() {
+		a.fail(ctx, route, errMethod)
+		return
+	}
 	if a.closing.Load() {
-		a.fail(ctx, routeChat, errShutdown)
+		a.fail(ctx, route, errShutdown)
 		return
 	}
 	if n := a.inflight.Add(1); a.o.MaxConcurrent > 0 && n > int64(a.o.MaxConcurrent) {
 		a.inflight.Add(-1)
-		a.fail(ctx, routeChat, errOverloaded)
+		a.fail(ctx, route, errOverloaded)
 		return
 	}
 	p, e := a.authenticate(ctx, false)
 	if e != nil {
 		a.inflight.Add(-1)
-		a.fail(ctx, routeChat, e)
+		a.fail(ctx, route, e)
 		return
 	}
 	st := a.getState()
 	st.start = start
 	st.principal = p
+	st.kind, st.route = kind, route
 	st.body = append(st.body, ctx.PostBody()...)
 	streaming, err := a.runChat(ctx, st)
 	if err != nil {
-		a.fail(ctx, routeChat, AsError(err))
+		a.fail(ctx, route, AsError(err))
 	}
 	if !streaming {
 		a.inflight.Add(-1)
@@ -158,8 +167,11 @@ func (a *API) fail(ctx *fasthttp.RequestCtx, r routeID, e *Error) {
 // a stream writer (which then owns st and the in-flight slot).
 func (a *API) runChat(ctx *fasthttp.RequestCtx, st *reqState) (streaming bool, err error) {
 	c := &st.chat
-	if err := peek.ParseChat(st.body, c); err != nil {
+	if err := peek.ParseRequest(st.body, c, st.kind); err != nil {
 		return false, err
+	}
+	if c.Stream && st.kind == peek.KindEmbedding {
+		return false, &peek.BadRequest{Msg: "embeddings cannot be streamed"}
 	}
 	if err := a.buildRouting(st); err != nil {
 		return false, err
@@ -195,10 +207,15 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 		st.attempt = append(st.attempt, attemptInfo{Provider: ep.Provider, Model: ep.Model, Error: "provider not configured", kind: routing.ErrConnect})
 		return false, false, nil
 	}
+	if st.kind != peek.KindChat && up.Protocol != "openai" {
+		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model,
+			Error: "provider protocol " + up.Protocol + " does not serve this endpoint", kind: routing.ErrBadRequest})
+		return false, false, nil
+	}
 	st.call = provider.Call{
 		Body: st.body, Chat: &st.chat, Upstream: up, Endpoint: ep,
 		GenID: st.genID, Created: st.start.Unix(), Stream: st.chat.Stream,
-		Scratch: st.call.Scratch[:0],
+		Kind: st.kind, Scratch: st.call.Scratch[:0],
 	}
 	req.Reset()
 	if err := up.Adapter.WriteChat(req, &st.call); err != nil {
@@ -282,7 +299,7 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 	ctx.SetContentType("application/json")
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.Response.SetBody(st.out)
-	a.m.route(routeChat, fasthttp.StatusOK)
+	a.m.route(st.route, fasthttp.StatusOK)
 	if a.o.OverheadHeader {
 		st.setOverhead(ctx)
 	}
@@ -403,7 +420,7 @@ func (a *API) buildRouting(st *reqState) error {
 		}
 		r.Provider = &st.prefs
 	}
-	r.PromptTokens = provider.EstimateTokens(len(c.Messages))
+	r.PromptTokens = provider.EstimateTokens(len(c.Messages) + len(c.Prompt))
 	r.MaxTokens = int(c.MaxTokens)
 	r.Tools, r.ToolChoice, r.Images = c.Tools, c.ToolChoice, c.Images
 	r.JSONObject, r.JSONSchema, r.Reasoning = c.JSONObject, c.JSONSchema, c.Reasoning != nil

@@ -43,12 +43,14 @@ type routeID uint8
 
 const (
 	routeChat routeID = iota
+	routeCompletions
+	routeEmbeddings
 	routeModels
 	routeOther
 	numRoutes
 )
 
-var routeNames = [numRoutes]string{"chat_completions", "models", "other"}
+var routeNames = [numRoutes]string{"chat_completions", "completions", "embeddings", "models", "other"}
 
 // statusCodes are the statuses that get their own series; anything else
 // counts as "other".

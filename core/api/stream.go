@@ -36,7 +36,7 @@ func (a *API) startStream(ctx *fasthttp.RequestCtx, st *reqState, cand routing.C
 	ctx.Response.ImmediateHeaderFlush = true
 	st.conn = ctx.Conn()
 	st.stream = st.up.Adapter.NewStream(&st.call)
-	a.m.route(routeChat, fasthttp.StatusOK)
+	a.m.route(st.route, fasthttp.StatusOK)
 	a.m.streams.Inc()
 	ctx.SetBodyStreamWriter(st.writeFn)
 }
@@ -121,7 +121,7 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 	}
 	latency := time.Since(sentAt) + st.upstream
 	if !res.HaveUsage {
-		res.Usage.PromptTokens = provider.EstimateTokens(len(st.chat.Messages))
+		res.Usage.PromptTokens = provider.EstimateTokens(len(st.chat.Messages) + len(st.chat.Prompt))
 		res.Usage.CompletionTokens = provider.EstimateTokens(res.OutputBytes)
 	}
 	cost := st.ep.Pricing.Cost(res.Usage)

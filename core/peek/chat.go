@@ -41,18 +41,20 @@ type Chat struct {
 	IncludeUsage bool  // stream_options.include_usage
 	MaxTokens    int64 // max_completion_tokens, else max_tokens; 0 if absent
 	Messages     []byte
-	Tools        bool // a non-empty tools array
-	ToolChoice   bool
-	Images       bool // an image_url content part appears in messages
-	JSONObject   bool // response_format.type == json_object
-	JSONSchema   bool // response_format.type == json_schema
-	Reasoning    []byte
-	Provider     []byte // raw "provider" object
-	Usage        []byte // raw "usage" object ({"include": true})
-	User         []byte
-	SessionID    []byte
-	Metadata     []byte
-	Params       uint64 // bit i set: ParamNames[i] present
+	// Prompt is the raw "prompt" (completions) or "input" (embeddings).
+	Prompt     []byte
+	Tools      bool // a non-empty tools array
+	ToolChoice bool
+	Images     bool // an image_url content part appears in messages
+	JSONObject bool // response_format.type == json_object
+	JSONSchema bool // response_format.type == json_schema
+	Reasoning  []byte
+	Provider   []byte // raw "provider" object
+	Usage      []byte // raw "usage" object ({"include": true})
+	User       []byte
+	SessionID  []byte
+	Metadata   []byte
+	Params     uint64 // bit i set: ParamNames[i] present
 
 	// Members holds the span of every top-level member, in body order, for
 	// splicing; Ext has bit i set when Members[i] is an extension field.
@@ -95,6 +97,7 @@ const (
 	kUser
 	kSessionID
 	kMetadata
+	kPrompt
 )
 
 // Reset clears c for reuse.
@@ -102,7 +105,22 @@ func (c *Chat) Reset() { *c = Chat{StreamOptionsIdx: -1} }
 
 // ParseChat validates body as a chat completion request and fills c.
 // Errors are *BadRequest (or *SyntaxError, also a client error).
-func ParseChat(body []byte, c *Chat) error {
+func ParseChat(body []byte, c *Chat) error { return ParseRequest(body, c, KindChat) }
+
+// Kind is the kind of inference request a body is.
+type Kind uint8
+
+// Kinds of request.
+const (
+	KindChat       Kind = iota // /chat/completions: messages required
+	KindCompletion             // /completions (legacy text): prompt required
+	KindEmbedding              // /embeddings: input required
+)
+
+// ParseRequest validates body as a request of kind and fills c. Completion
+// and embedding requests share the chat peek: model, stream, max_tokens,
+// provider preferences and the attribution fields mean the same there.
+func ParseRequest(body []byte, c *Chat, kind Kind) error {
 	c.Reset()
 	if skipWS(body, 0) == len(body) {
 		// Only JSON whitespace: bytes.TrimSpace also ate Unicode spaces
@@ -129,8 +147,19 @@ func ParseChat(body []byte, c *Chat) error {
 	case maxTokens >= 0:
 		c.MaxTokens = maxTokens
 	}
-	if c.seen&kMessages == 0 {
-		return badRequest("'messages' is required")
+	switch kind {
+	case KindChat:
+		if c.seen&kMessages == 0 {
+			return badRequest("'messages' is required")
+		}
+	case KindCompletion:
+		if c.Prompt == nil {
+			return badRequest("'prompt' is required")
+		}
+	case KindEmbedding:
+		if c.Prompt == nil {
+			return badRequest("'input' is required")
+		}
 	}
 	if c.seen&kModel == 0 && c.Models == nil {
 		// "models": [] or null names no model either.
@@ -250,6 +279,13 @@ func (c *Chat) member(m *Member, maxTokens, maxCompletion *int64) error {
 			return badRequest("'%s' must be between 1 and 2147483648, got %d", name, n)
 		}
 		*dst = n
+	case "prompt", "input":
+		if err = c.mark(kPrompt, string(key)); err != nil {
+			return err
+		}
+		if !IsNull(v) {
+			c.Prompt = v
+		}
 	case "messages":
 		if err = c.mark(kMessages, "messages"); err != nil {
 			return err

@@ -46,12 +46,13 @@ type Stream interface {
 // Upstream is one configured provider: its adapter, HTTP client and
 // credentials.
 type Upstream struct {
-	Name    string
-	Adapter Adapter
-	Client  *upstream.Client
-	APIKey  string
-	Headers [][2]string
-	Quirks  Quirks
+	Name     string
+	Protocol string // openai | anthropic | gemini
+	Adapter  Adapter
+	Client   *upstream.Client
+	APIKey   string
+	Headers  [][2]string
+	Quirks   Quirks
 }
 
 // Quirks are per-vendor flags of a protocol; presets set them by name.
@@ -76,9 +77,36 @@ type Call struct {
 	GenID    string // gen-… id shown to the client
 	Created  int64  // unix seconds shown to the client
 	Stream   bool
+	// Kind is chat (default), legacy completion or embedding.
+	Kind peek.Kind
 	// Scratch is a reusable buffer adapters may use while building the
 	// request; the caller owns it and resets it between calls.
 	Scratch []byte
+}
+
+// Path is the OpenAI API path of a request kind.
+func (c *Call) Path() string {
+	switch c.Kind {
+	case peek.KindCompletion:
+		return "/completions"
+	case peek.KindEmbedding:
+		return "/embeddings"
+	}
+	return "/chat/completions"
+}
+
+// Object is the OpenAI "object" of a response of the call's kind.
+func (c *Call) Object() string {
+	switch c.Kind {
+	case peek.KindCompletion:
+		return "text_completion"
+	case peek.KindEmbedding:
+		return "list"
+	}
+	if c.Stream {
+		return "chat.completion.chunk"
+	}
+	return "chat.completion"
 }
 
 // Result is the outcome an adapter read from a response.

@@ -81,12 +81,14 @@ func AppendUsage(dst []byte, u *routing.Usage, cost int64) []byte {
 	return append(dst, '}')
 }
 
-// appendChunkHead appends `{"id":…,"object":"chat.completion.chunk",
+// AppendChunkHead appends `{"id":…,"object":"chat.completion.chunk",
 // "created":…,"model":…,"provider":…,` — the common head of every chunk.
 func AppendChunkHead(dst []byte, c *Call) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = peek.AppendString(dst, c.GenID)
-	dst = append(dst, `,"object":"chat.completion.chunk","created":`...)
+	dst = append(dst, `,"object":"`...)
+	dst = append(dst, c.Object()...)
+	dst = append(dst, `","created":`...)
 	dst = strconv.AppendInt(dst, c.Created, 10)
 	dst = append(dst, `,"model":`...)
 	dst = peek.AppendString(dst, c.Endpoint.Model)

@@ -28,6 +28,7 @@ func FuzzStreamEvent(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"choices":[{"delta":{"reasoning_content":"a","reasoning_content":"b"},"finish_reason":""}]}`), true)
+	f.Add([]byte("{\"choices\":\n[{\"delta\":{\"reasoning_content\":\"a\"}}],\n\"x\":1}"), true)
 	f.Fuzz(func(t *testing.T, data []byte, deepseek bool) {
 		ep := openAIEndpoint()
 		c := newCall(t, testRequest, ep, &provider.Upstream{Name: ep.Provider, Adapter: Adapter{}, Quirks: provider.Quirks{ReasoningContent: deepseek}})

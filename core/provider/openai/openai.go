@@ -30,7 +30,7 @@ var _ provider.Adapter = Adapter{}
 // WriteChat builds the upstream request: POST {base}/chat/completions.
 func (Adapter) WriteChat(req *fasthttp.Request, c *provider.Call) error {
 	u := c.Upstream
-	c.Scratch = u.Client.URL(c.Scratch[:0], "/chat/completions")
+	c.Scratch = u.Client.URL(c.Scratch[:0], c.Path())
 	req.SetRequestURIBytes(c.Scratch)
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
@@ -62,7 +62,9 @@ func (a Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider
 	res := &provider.Result{}
 	dst = append(dst, `{"id":`...)
 	dst = peek.AppendString(dst, c.GenID)
-	dst = append(dst, `,"object":"chat.completion","created":`...)
+	dst = append(dst, `,"object":"`...)
+	dst = append(dst, c.Object()...)
+	dst = append(dst, `","created":`...)
 	dst = strconv.AppendInt(dst, c.Created, 10)
 	dst = append(dst, `,"model":`...)
 	dst = peek.AppendString(dst, c.Endpoint.Model)
@@ -85,7 +87,7 @@ func finishUsage(res *provider.Result, c *provider.Call) {
 	if res.HaveUsage {
 		return
 	}
-	res.Usage.PromptTokens = provider.EstimateTokens(len(c.Chat.Messages))
+	res.Usage.PromptTokens = provider.EstimateTokens(len(c.Chat.Messages) + len(c.Chat.Prompt))
 	res.Usage.CompletionTokens = provider.EstimateTokens(res.OutputBytes)
 }
 
@@ -126,7 +128,7 @@ func rewriteMembers(dst, obj []byte, c *provider.Call, res *provider.Result, str
 	if err != nil {
 		return dst, 0, err
 	}
-	if !sawChoices {
+	if !sawChoices && c.Kind != peek.KindEmbedding {
 		dst = append(dst, `,"choices":[]`...)
 	}
 	return dst, nChoices, nil
@@ -176,7 +178,7 @@ func rewriteChoices(dst, v []byte, c *provider.Call, res *provider.Result, strea
 				dst = append(dst, `,"native_finish_reason":`...)
 				dst = peek.AppendString(dst, res.Native)
 				return nil
-			case "delta", "message":
+			case "delta", "message", "text":
 				if k > 0 {
 					dst = append(dst, ',')
 				}
@@ -207,6 +209,9 @@ func rewriteChoices(dst, v []byte, c *provider.Call, res *provider.Result, strea
 // contentBytes approximates generated text in a delta/message: the raw
 // sizes of content, reasoning and tool-call arguments.
 func contentBytes(v []byte) int {
+	if len(v) > 0 && v[0] == '"' {
+		return len(v) // legacy completions: "text" is the string itself
+	}
 	n := 0
 	_, _ = peek.MembersAt(v, 0, func(m peek.Member) error {
 		switch string(peek.Key(m.Key)) {
@@ -382,6 +387,17 @@ func (s *stream) Event(dst []byte, ev *sse.Event) ([]byte, error) {
 	// dropped: the caller ends the stream with the one usage chunk.
 	if n == 0 {
 		return dst[:mark], nil
+	}
+	if bytes.IndexByte(data, '\n') >= 0 {
+		// Data sent on several "data:" lines arrives joined with "\n",
+		// which passed through in copied members and ended the client's
+		// data line mid-JSON. Strings cannot hold a raw newline, so here
+		// it is whitespace between tokens: a space means the same.
+		for i := mark; i < len(dst); i++ {
+			if dst[i] == '\n' {
+				dst[i] = ' '
+			}
+		}
 	}
 	dst = append(dst, "}\n\n"...)
 	return dst, nil

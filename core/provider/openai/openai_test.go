@@ -470,6 +470,10 @@ func TestStreamEvent(t *testing.T) {
 	// An empty finish_reason mid-stream (Ollama, SGLang) means unfinished.
 	f(`{"id":"chatcmpl-693","object":"chat.completion.chunk","created":1715427619,"model":"mistral:latest","system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":"assistant","content":" Hello"},"finish_reason":""}]}`,
 		`,"system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":"assistant","content":" Hello"},"finish_reason":null}]`)
+	// Data sent on several "data:" lines is joined with "\n": outside
+	// strings that is whitespace, and it must not end the client's line.
+	f("{\"choices\":\n[{\"index\":0,\n\"delta\":{\"content\":\"a\\nb\"}}],\n\"x\": [1,\n2]}",
+		`,"choices":[{"index":0,"delta":{"content":"a\nb"}}],"x": [1, 2]`)
 	// Escaped keys are recognised; the rewritten ones come out plain.
 	f(`{"ch\u006fices":[{"index":0,"delta":{"content":"x"},"finish\u005freason":"stop"}],"us\u0061ge":{"prompt_tokens":1},"m\u006fdel":"m"}`,
 		`,"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop","native_finish_reason":"stop"}]`)
