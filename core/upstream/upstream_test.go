@@ -1,0 +1,151 @@
+package upstream
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// rawServer answers every connection with script(conn) after reading the
+// request head.
+func rawServer(t *testing.T, script func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil || line == "\r\n" {
+						break
+					}
+				}
+				script(c)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/v1"
+}
+
+func newReq(c *Client) *fasthttp.Request {
+	req := fasthttp.AcquireRequest()
+	req.SetRequestURIBytes(c.URL(nil, "/chat/completions"))
+	req.Header.SetMethod("GET")
+	return req
+}
+
+func TestTimeoutsByPhase(t *testing.T) {
+	f := func(name string, script func(c net.Conn), stream bool, want Kind) {
+		t.Helper()
+		url := rawServer(t, script)
+		c, err := New(Config{BaseURL: url, FirstByte: 200 * time.Millisecond, Idle: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := newReq(c)
+		defer fasthttp.ReleaseRequest(req)
+		resp := fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseResponse(resp)
+		err = c.Do(req, resp, stream)
+		if err == nil && stream {
+			_, err = io.ReadAll(resp.BodyStream())
+			if err != nil {
+				err = Classify(err)
+			}
+			_ = resp.CloseBodyStream()
+		}
+		var ue *Error
+		if !errors.As(err, &ue) || ue.Kind != want {
+			t.Fatalf("%s: error %v, want kind %v", name, err, want)
+		}
+	}
+	f("no byte at all", func(c net.Conn) { time.Sleep(time.Second) }, false, KindFirstByte)
+	f("silent after headers", func(c net.Conn) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+		io.WriteString(c, "6\r\ndata: \r\n")
+		time.Sleep(time.Second)
+	}, true, KindIdle)
+	f("reset before response", func(c net.Conn) {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+	}, false, KindBroken)
+}
+
+// A slow but steady stream is never cut: each read only has to arrive
+// within Idle, however long the whole response takes.
+func TestSteadyStreamOutlivesTimeouts(t *testing.T) {
+	url := rawServer(t, func(c net.Conn) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+		for i := 0; i < 8; i++ {
+			time.Sleep(100 * time.Millisecond)
+			io.WriteString(c, "2\r\nok\r\n")
+		}
+		io.WriteString(c, "0\r\n\r\n")
+	})
+	c, err := New(Config{BaseURL: url, FirstByte: 300 * time.Millisecond, Idle: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := newReq(c)
+	defer fasthttp.ReleaseRequest(req)
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if err := c.Do(req, resp, true); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.BodyStream())
+	_ = resp.CloseBodyStream()
+	if err != nil || string(b) != strings.Repeat("ok", 8) {
+		t.Fatalf("body %q err %v after 800ms with 300ms timeouts", b, err)
+	}
+}
+
+func TestConnectError(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	c, err := New(Config{BaseURL: "http://" + addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := newReq(c)
+	defer fasthttp.ReleaseRequest(req)
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	var ue *Error
+	if err := c.Do(req, resp, false); !errors.As(err, &ue) || ue.Kind != KindConnect {
+		t.Fatalf("error %v, want connect", err)
+	}
+}
+
+func TestNewRejectsBadURLs(t *testing.T) {
+	for _, u := range []string{"ftp://x", "http://", "::", "localhost:80"} {
+		if _, err := New(Config{BaseURL: u}); err == nil {
+			t.Errorf("%q accepted", u)
+		}
+	}
+	c, err := New(Config{BaseURL: "https://api.example.com/v1/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(c.URL(nil, "/chat/completions")); got != "https://api.example.com/v1/chat/completions" {
+		t.Fatalf("URL %q", got)
+	}
+}
