@@ -289,6 +289,13 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 		return false, false, nil
 	}
 	fasthttp.ReleaseResponse(resp)
+	if res.Err != nil {
+		// A 200 whose body is an error object: the provider failed.
+		a.o.Router.End(att, routing.Outcome{Err: routing.ErrStatus5xx, Status: status, Latency: latency})
+		a.m.observeAttempt(ep, false, 0, 0, nil, 0)
+		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: res.Err.Message, Raw: string(res.Err.Raw), kind: routing.ErrStatus5xx})
+		return false, false, nil
+	}
 	cost := ep.Pricing.Cost(res.Usage)
 	a.o.Router.End(att, routing.Outcome{Status: status, TTFT: headerAt, Latency: latency, OutputTokens: res.Usage.CompletionTokens})
 	a.m.observeAttempt(ep, true, headerAt, latency, &res.Usage, cost)
