@@ -2,13 +2,15 @@ package core
 
 import (
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"strings"
 
-	"github.com/tollgate/tollgate/core/api"
 	"github.com/tollgate/tollgate/core/config"
 	"github.com/tollgate/tollgate/core/provider"
 	"github.com/tollgate/tollgate/core/provider/openai"
 	"github.com/tollgate/tollgate/core/upstream"
+	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
 )
 
@@ -85,15 +87,35 @@ func Catalog(cfg *config.Config) routing.Catalog {
 	return cat
 }
 
-// StaticKeys lists the inference keys declared under accounts[].keys[].
-func StaticKeys(cfg *config.Config) []api.StaticKey {
-	var keys []api.StaticKey
-	for _, a := range cfg.Accounts {
-		for _, k := range a.Keys {
-			keys = append(keys, api.StaticKey{Secret: k.Key, Name: k.Name, Account: a.Name})
-		}
+// LedgerConfig maps the node and ledger sections for ledger.Open.
+func LedgerConfig(cfg *config.Config, log *slog.Logger) ledger.Config {
+	return ledger.Config{
+		Dir:                filepath.Join(cfg.Node.DataDir, "ledger"),
+		Node:               cfg.Node.Name,
+		Region:             cfg.Node.Region,
+		Durability:         ledger.Durability(cfg.Ledger.Durability),
+		PartitionAllowance: cfg.Ledger.PartitionAllowance.Nano(),
+		Logger:             log,
 	}
-	return keys
+}
+
+// SeedAccounts lists the accounts and keys declared in config, for
+// ledger.Seed (idempotent; the seed grant counts once cluster-wide).
+func SeedAccounts(cfg *config.Config) []ledger.SeedAccount {
+	out := make([]ledger.SeedAccount, 0, len(cfg.Accounts))
+	for _, a := range cfg.Accounts {
+		sa := ledger.SeedAccount{Name: a.Name, Credits: a.Credits.Nano()}
+		for _, k := range a.Keys {
+			sk := ledger.SeedKey{Name: k.Name, Secret: k.Key, LimitReset: ledger.LimitReset(k.LimitReset)}
+			if k.Limit != nil {
+				n := k.Limit.Nano()
+				sk.Limit = &n
+			}
+			sa.Keys = append(sa.Keys, sk)
+		}
+		out = append(out, sa)
+	}
+	return out
 }
 
 // RoutingConfig maps the routing section of the config.

@@ -26,16 +26,17 @@ import (
 	"github.com/tollgate/tollgate/core/api"
 	"github.com/tollgate/tollgate/core/config"
 	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
 )
 
-// Options assemble a Gateway. Config, Router, Upstreams and Auth are
-// required.
+// Options assemble a Gateway. Config, Router, Upstreams and Ledger are
+// required; the caller opens and closes the ledger.
 type Options struct {
 	Config    *config.Config
 	Router    *routing.Router
 	Upstreams map[string]*provider.Upstream
-	Auth      api.Authenticator
+	Ledger    *ledger.Ledger
 	Logger    *slog.Logger
 }
 
@@ -53,8 +54,8 @@ type Gateway struct {
 
 // New builds a gateway; Serve starts it.
 func New(o Options) (*Gateway, error) {
-	if o.Config == nil || o.Router == nil || o.Auth == nil {
-		return nil, errors.New("core: Config, Router and Auth are required")
+	if o.Config == nil || o.Router == nil || o.Ledger == nil {
+		return nil, errors.New("core: Config, Router and Ledger are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -65,7 +66,7 @@ func New(o Options) (*Gateway, error) {
 	g.API = api.New(api.Options{
 		Router:         o.Router,
 		Upstreams:      o.Upstreams,
-		Auth:           o.Auth,
+		Ledger:         o.Ledger,
 		Metrics:        g.Metrics,
 		Logger:         o.Logger,
 		Node:           cfg.Node.Name,

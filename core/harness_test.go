@@ -19,8 +19,8 @@ import (
 
 	"github.com/tollgate/tollgate/bench/mock"
 	"github.com/tollgate/tollgate/core"
-	"github.com/tollgate/tollgate/core/api"
 	"github.com/tollgate/tollgate/core/config"
+	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
 )
 
@@ -52,6 +52,7 @@ type env struct {
 	once  sync.Once
 
 	router *routing.Router
+	ledger *ledger.Ledger
 }
 
 type mockSpec struct {
@@ -110,7 +111,22 @@ func newEnvRouting(t testing.TB, rc routing.Config, mocks []mockSpec, models, ex
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	gw, err := core.New(core.Options{Config: cfg, Router: router, Upstreams: ups, Auth: api.NewStaticAuth(core.StaticKeys(cfg)), Logger: log})
+	cfg.Node.DataDir = t.TempDir()
+	led, err := ledger.Open(core.LedgerConfig(cfg, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ledger = led
+	t.Cleanup(func() {
+		e.shutdown(5 * time.Second)
+		if err := led.Close(); err != nil {
+			t.Errorf("ledger close: %v", err)
+		}
+	})
+	if err := led.Seed(core.SeedAccounts(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := core.New(core.Options{Config: cfg, Router: router, Upstreams: ups, Ledger: led, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate/tollgate/core"
-	"github.com/tollgate/tollgate/core/api"
 	"github.com/tollgate/tollgate/core/config"
+	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
 )
 
@@ -86,10 +86,19 @@ func serve(ctx context.Context, out io.Writer, cfgPath string, dryRun bool) erro
 	if err != nil {
 		return err
 	}
-	gw, err := core.New(core.Options{
-		Config: cfg, Router: router, Upstreams: ups,
-		Auth: api.NewStaticAuth(core.StaticKeys(cfg)), Logger: log,
-	})
+	led, err := ledger.Open(core.LedgerConfig(cfg, log))
+	if err != nil {
+		return fmt.Errorf("cannot open the ledger in %s: %w", cfg.Node.DataDir, err)
+	}
+	defer func() {
+		if err := led.Close(); err != nil {
+			log.Error("cannot close the ledger", "error", err)
+		}
+	}()
+	if err := led.Seed(core.SeedAccounts(cfg)); err != nil {
+		return fmt.Errorf("cannot seed accounts from config: %w", err)
+	}
+	gw, err := core.New(core.Options{Config: cfg, Router: router, Upstreams: ups, Ledger: led, Logger: log})
 	if err != nil {
 		return err
 	}

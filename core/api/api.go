@@ -9,12 +9,7 @@
 package api
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,18 +18,21 @@ import (
 
 	"github.com/tollgate/tollgate/core/peek"
 	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
 )
 
-// Options configure the API. Router, Upstreams and Auth are required.
+// Options configure the API. Router, Upstreams and Ledger are required.
 type Options struct {
 	Router    *routing.Router
 	Upstreams map[string]*provider.Upstream // by provider name, lower-case
-	Auth      Authenticator
-	Metrics   *Metrics
-	Logger    *slog.Logger
-	Node      string // node name, embedded (hashed) in generation ids
-	Region    string
+	// Ledger authenticates keys (in memory), reserves and settles credits,
+	// and records generations and usage rollups.
+	Ledger  *ledger.Ledger
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Node    string // node name, embedded (hashed) in generation ids
+	Region  string
 	// KeepAlive is the interval of ": PROCESSING" comments while a stream
 	// is silent. Default 10s.
 	KeepAlive time.Duration
@@ -52,7 +50,6 @@ type API struct {
 	o        Options
 	log      *slog.Logger
 	m        *Metrics
-	ids      idGen
 	pool     sync.Pool
 	watch    *watcher
 	inflight atomic.Int64
@@ -71,7 +68,6 @@ func New(o Options) *API {
 		o.Metrics = NewMetrics(nil)
 	}
 	a := &API{o: o, log: o.Logger, m: o.Metrics}
-	a.ids.init(o.Node)
 	a.pool.New = func() any { return newReqState(a) }
 	a.watch = newWatcher(o.KeepAlive)
 	a.m.registerInflight(func() float64 { return float64(a.inflight.Load()) })
@@ -137,43 +133,3 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 }
 
 func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
-
-// idGen makes generation ids "gen-<unix>-<node8><seq>": unique across
-// nodes (the node tag is a hash of the node name, so the cluster can route
-// GET /generation to the node that served it) and across restarts (the
-// sequence starts at a random value).
-type idGen struct {
-	node [8]byte
-	seq  atomic.Uint64
-}
-
-func (g *idGen) init(node string) {
-	h := sha256.Sum256([]byte(node))
-	hex.Encode(g.node[:], h[:4])
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	g.seq.Store(binary.LittleEndian.Uint64(b[:]) >> 8)
-}
-
-// NodeTag is the 8-hex-digit tag of node in generation ids.
-func NodeTag(node string) string {
-	h := sha256.Sum256([]byte(node))
-	return hex.EncodeToString(h[:4])
-}
-
-func (g *idGen) next(now time.Time) string {
-	var b [64]byte
-	d := append(b[:0], "gen-"...)
-	d = strconv.AppendInt(d, now.Unix(), 10)
-	d = append(d, '-')
-	d = append(d, g.node[:]...)
-	n := g.seq.Add(1)
-	const digits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	var s [12]byte
-	for i := len(s) - 1; i >= 0; i-- {
-		s[i] = digits[n%62]
-		n /= 62
-	}
-	d = append(d, s[:]...)
-	return string(d)
-}

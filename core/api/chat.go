@@ -18,6 +18,7 @@ import (
 	"github.com/tollgate/tollgate/core/provider"
 	"github.com/tollgate/tollgate/core/sse"
 	"github.com/tollgate/tollgate/core/upstream"
+	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
 )
 
@@ -34,7 +35,6 @@ type reqState struct {
 	cands   []routing.Candidate
 	call    provider.Call
 	out     []byte
-	tags    [][]byte
 	attempt []attemptInfo
 
 	// per-request facts
@@ -43,7 +43,15 @@ type reqState struct {
 	start     time.Time
 	upstream  time.Duration // time spent waiting on upstreams
 	genID     string
-	principal *Principal
+	principal *ledger.Key
+	resv      ledger.Reservation
+	maxTok    int // completion tokens the reservation covers
+	gen       ledger.Generation
+
+	// attribution, copied from the request (the generation record keeps it)
+	app, referer string
+	tagHdr       []byte
+	apiPath      string
 
 	// the winning attempt, for streams
 	ep      *routing.Endpoint
@@ -86,7 +94,6 @@ func (st *reqState) reset() {
 	st.models = st.models[:0]
 	st.cands = st.cands[:0]
 	st.out = st.out[:0]
-	st.tags = st.tags[:0]
 	st.attempt = st.attempt[:0]
 	st.rreq = routing.Request{}
 	st.prefs = routing.Preferences{}
@@ -94,6 +101,10 @@ func (st *reqState) reset() {
 	st.upstream = 0
 	st.genID = ""
 	st.principal = nil
+	st.resv = ledger.Reservation{}
+	st.gen = ledger.Generation{}
+	st.app, st.referer, st.apiPath = "", "", ""
+	st.tagHdr = st.tagHdr[:0]
 	st.ep, st.up, st.resp, st.stream, st.conn, st.w = nil, nil, nil, nil, nil, nil
 	st.done, st.aborted = false, false
 	st.gone.Store(false)
@@ -138,6 +149,9 @@ func (a *API) inference(ctx *fasthttp.RequestCtx, kind peek.Kind, route routeID)
 		return
 	}
 	p, e := a.authenticate(ctx, false)
+	if e == nil && p.Management {
+		e = errMgmtKey
+	}
 	if e != nil {
 		a.inflight.Add(-1)
 		a.fail(ctx, route, e)
@@ -148,11 +162,15 @@ func (a *API) inference(ctx *fasthttp.RequestCtx, kind peek.Kind, route routeID)
 	st.principal = p
 	st.kind, st.route = kind, route
 	st.body = append(st.body, ctx.PostBody()...)
+	st.attribution(ctx)
 	streaming, err := a.runChat(ctx, st)
 	if err != nil {
 		a.fail(ctx, route, AsError(err))
 	}
 	if !streaming {
+		// Settle or Release closed it already on every path that reached
+		// a provider; this closes it on the others (a no-op otherwise).
+		a.o.Ledger.Release(st.resv)
 		a.inflight.Add(-1)
 		a.putState(st)
 	}
@@ -180,7 +198,10 @@ func (a *API) runChat(ctx *fasthttp.RequestCtx, st *reqState) (streaming bool, e
 	if err != nil {
 		return false, err
 	}
-	st.genID = a.ids.next(st.start)
+	if err := a.reserve(st); err != nil {
+		return false, err
+	}
+	st.genID = a.o.Ledger.NewGenerationID()
 	// Rank already applied allow_fallbacks and models[]: every candidate
 	// is a permitted fallback.
 	req := fasthttp.AcquireRequest()
@@ -194,7 +215,9 @@ func (a *API) runChat(ctx *fasthttp.RequestCtx, st *reqState) (streaming bool, e
 			return streaming, err
 		}
 	}
-	return false, st.allFailed()
+	e := st.allFailed()
+	st.settle(e.Status, nil, false, 0)
+	return false, e
 }
 
 // attempt tries one candidate. done reports that the response was written
@@ -266,6 +289,7 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 		if code < 400 || code > 499 {
 			code = fasthttp.StatusBadGateway
 		}
+		st.settle(code, nil, false, 0)
 		return true, false, &Error{Status: code, Message: f.Message,
 			Metadata: map[string]any{"provider_name": up.Name, "raw": string(f.Raw)}}
 	}
@@ -299,6 +323,8 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 	cost := ep.Pricing.Cost(res.Usage)
 	a.o.Router.End(att, routing.Outcome{Status: status, TTFT: headerAt, Latency: latency, OutputTokens: res.Usage.CompletionTokens})
 	a.m.observeAttempt(ep, true, headerAt, latency, &res.Usage, cost)
+	st.ep, st.up = ep, up
+	st.settle(fasthttp.StatusOK, res, false, headerAt)
 
 	st.setHeaders(ctx, cand)
 	var b [32]byte
@@ -432,7 +458,6 @@ func (a *API) buildRouting(st *reqState) error {
 	r.Tools, r.ToolChoice, r.Images = c.Tools, c.ToolChoice, c.Images
 	r.JSONObject, r.JSONSchema, r.Reasoning = c.JSONObject, c.JSONSchema, c.Reasoning != nil
 	r.Params = paramsOf(c.Params)
-	r.AllowedProviders = st.principal.AllowedProviders
 	return nil
 }
 

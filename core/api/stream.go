@@ -161,6 +161,14 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 	}
 	a.o.Router.End(st.att, o)
 	a.m.observeAttempt(st.ep, failure == nil, ttft, latency, &res.Usage, cost)
+	if failure != nil {
+		res.Finish = "error"
+	}
+	var sinceStart time.Duration
+	if ttft > 0 {
+		sinceStart = sentAt.Add(ttft).Sub(st.start)
+	}
+	st.settle(fasthttp.StatusOK, res, gone, sinceStart)
 	if failure != nil || gone {
 		msg := "client went away"
 		if failure != nil {
