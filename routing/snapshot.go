@@ -35,8 +35,8 @@ func (s *Snapshot) Providers() []Provider { return s.providers }
 
 // Provider returns a provider by name (case-insensitive).
 func (s *Snapshot) Provider(name string) (*Provider, bool) {
-	i, ok := s.provByKey[lowerASCII(name)]
-	if !ok {
+	i := s.provIndex(name)
+	if i < 0 {
 		return nil, false
 	}
 	return &s.providers[i], true
