@@ -24,6 +24,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tollgate/tollgate/core/api"
+	"github.com/tollgate/tollgate/core/catalogstore"
 	"github.com/tollgate/tollgate/core/config"
 	"github.com/tollgate/tollgate/core/provider"
 	"github.com/tollgate/tollgate/ledger"
@@ -38,6 +39,11 @@ type Options struct {
 	Upstreams map[string]*provider.Upstream
 	Ledger    *ledger.Ledger
 	Logger    *slog.Logger
+	// Catalog persists runtime catalog changes (nil: not persisted).
+	Catalog *catalogstore.Store
+	// OnCatalogChange receives every catalog record that changed the
+	// catalog (the cluster gossips them). Optional.
+	OnCatalogChange func([]routing.CatalogRecord)
 }
 
 // Gateway owns both listeners.
@@ -177,9 +183,14 @@ func (g *Gateway) adminHandler(ctx *fasthttp.RequestCtx) {
 		api.WriteError(ctx, &api.Error{Status: fasthttp.StatusUnauthorized, Message: "admin endpoints need 'Authorization: Bearer <admin_key>'"})
 		return
 	}
-	switch path {
-	case "/admin/v1/providers":
+	switch {
+	case path == "/admin/v1/providers":
 		g.adminProviders(ctx)
+	case path == "/admin/v1/catalog", strings.HasPrefix(path, "/admin/v1/catalog/"):
+		g.adminCatalog(ctx, strings.TrimPrefix(path, "/admin/v1/catalog"))
+	case path == "/admin/v1/accounts", strings.HasPrefix(path, "/admin/v1/accounts/"),
+		strings.HasPrefix(path, "/admin/v1/keys/"), path == "/admin/v1/analytics/query":
+		g.API.Admin(ctx)
 	default:
 		api.WriteError(ctx, &api.Error{Status: fasthttp.StatusNotFound, Message: "no such endpoint"})
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/tollgate/tollgate/bench/mock"
 	"github.com/tollgate/tollgate/core"
+	"github.com/tollgate/tollgate/core/catalogstore"
 	"github.com/tollgate/tollgate/core/config"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
@@ -51,8 +53,9 @@ type env struct {
 	done  chan error
 	once  sync.Once
 
-	router *routing.Router
-	ledger *ledger.Ledger
+	router  *routing.Router
+	ledger  *ledger.Ledger
+	catalog *catalogstore.Store
 }
 
 type mockSpec struct {
@@ -126,7 +129,13 @@ func newEnvRouting(t testing.TB, rc routing.Config, mocks []mockSpec, models, ex
 	if err := led.Seed(core.SeedAccounts(cfg)); err != nil {
 		t.Fatal(err)
 	}
-	gw, err := core.New(core.Options{Config: cfg, Router: router, Upstreams: ups, Ledger: led, Logger: log})
+	cat, err := catalogstore.Open(filepath.Join(cfg.Node.DataDir, "catalog"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	e.catalog = cat
+	gw, err := core.New(core.Options{Config: cfg, Router: router, Upstreams: ups, Ledger: led, Catalog: cat, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

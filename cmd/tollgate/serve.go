@@ -9,12 +9,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate/tollgate/core"
+	"github.com/tollgate/tollgate/core/catalogstore"
 	"github.com/tollgate/tollgate/core/config"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
@@ -86,6 +88,18 @@ func serve(ctx context.Context, out io.Writer, cfgPath string, dryRun bool) erro
 	if err != nil {
 		return err
 	}
+	cat, err := catalogstore.Open(filepath.Join(cfg.Node.DataDir, "catalog"), nil)
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	recs, err := cat.Load()
+	if err != nil {
+		log.Warn("skipped unreadable catalog records", "error", err)
+	}
+	if _, err := router.ApplyAll(recs); err != nil {
+		log.Warn("skipped invalid catalog records", "error", err)
+	}
 	led, err := ledger.Open(core.LedgerConfig(cfg, log))
 	if err != nil {
 		return fmt.Errorf("cannot open the ledger in %s: %w", cfg.Node.DataDir, err)
@@ -98,7 +112,7 @@ func serve(ctx context.Context, out io.Writer, cfgPath string, dryRun bool) erro
 	if err := led.Seed(core.SeedAccounts(cfg)); err != nil {
 		return fmt.Errorf("cannot seed accounts from config: %w", err)
 	}
-	gw, err := core.New(core.Options{Config: cfg, Router: router, Upstreams: ups, Ledger: led, Logger: log})
+	gw, err := core.New(core.Options{Config: cfg, Router: router, Upstreams: ups, Ledger: led, Catalog: cat, Logger: log})
 	if err != nil {
 		return err
 	}

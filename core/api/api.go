@@ -122,9 +122,25 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 		a.models(ctx)
 	case "/providers":
 		a.providers(ctx)
+	case "/key", "/auth/key":
+		a.currentKey(ctx)
+	case "/credits":
+		a.credits(ctx)
+	case "/generation":
+		a.generation(ctx)
+	case "/keys":
+		a.keys(ctx)
+	case "/activity":
+		a.activity(ctx)
+	case "/analytics/query":
+		a.analyticsQuery(ctx)
 	default:
 		if hasPrefix(rest, "/models/") {
 			a.modelEndpoints(ctx, rest[len("/models/"):])
+			return
+		}
+		if hasPrefix(rest, "/keys/") {
+			a.keyByHash(ctx, rest[len("/keys/"):])
 			return
 		}
 		a.m.route(routeOther, fasthttp.StatusNotFound)
