@@ -28,7 +28,8 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newMockCmd(), newConfigCmd(), newVersionCmd(), newModelsCmd())
+	root.AddCommand(newServeCmd(), newMockCmd(), newConfigCmd(), newVersionCmd(), newModelsCmd(),
+		newKeysCmd(), newCreditsCmd(), newAccountsCmd())
 	return root
 }
 

@@ -341,9 +341,21 @@ func generationObjectOf(g *ledger.Generation) generationObject {
 		t := ms(g.TTFT)
 		o.TimeToFirstToken = &t
 	}
+	served := false
+	rest := g.Latency
 	for i, at := range g.Attempts {
 		o.ProviderResponses[i] = providerAttempt{ProviderName: at.Provider, Status: at.Status, Latency: ms(at.Latency)}
 		o.Attempts[i] = attemptObject{Provider: at.Provider, Model: at.Model, Status: at.Status, Error: at.Error, Latency: ms(at.Latency)}
+		served = served || at.Status >= 200 && at.Status < 300
+		rest -= at.Latency
+	}
+	// The pipeline records the attempts that failed; the one that served a
+	// successful request is the generation's own provider, and took the
+	// time the failed ones did not.
+	if !served && g.Provider != "" && g.Status >= 200 && g.Status < 300 {
+		lat := ms(max(rest, 0))
+		o.ProviderResponses = append(o.ProviderResponses, providerAttempt{ProviderName: g.Provider, Status: g.Status, Latency: lat})
+		o.Attempts = append(o.Attempts, attemptObject{Provider: g.Provider, Model: g.Model, Status: g.Status, Latency: lat})
 	}
 	return o
 }
@@ -908,7 +920,13 @@ func parseAnalytics(body []byte, now time.Time) (q ledger.AnalyticsQuery, accoun
 	if !q.From.Before(q.To) {
 		return q, "", errorf(fasthttp.StatusBadRequest, "from must be before to")
 	}
-	width := map[ledger.Granularity]time.Duration{ledger.GranularityMinute: time.Minute, ledger.GranularityHour: time.Hour, ledger.GranularityDay: 24 * time.Hour}[g]
+	width := time.Hour
+	switch g {
+	case ledger.GranularityMinute:
+		width = time.Minute
+	case ledger.GranularityDay:
+		width = 24 * time.Hour
+	}
 	if n := q.To.Sub(q.From.Truncate(width)) / width; n > maxAnalyticsBuckets {
 		return q, "", errorf(fasthttp.StatusBadRequest, fmt.Sprintf(
 			"the range spans %d %s buckets, more than %d: narrow it or use a coarser granularity", n, g, maxAnalyticsBuckets))
