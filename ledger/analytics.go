@@ -105,9 +105,10 @@ func (s *Stats) Value(m Metric) (v int64, ok bool) {
 	return 0, false
 }
 
-// AnalyticsQuery selects rollups. Time range [From, To) is aligned down to
-// the granularity; minute queries read minute rollups (kept
-// Config.MinuteRollupRetention), hour and day queries read hour rollups.
+// AnalyticsQuery selects rollups: the stored buckets that start in
+// [From aligned down to the stored granularity, To). Minute queries read
+// minute rollups (kept Config.MinuteRollupRetention); hour and day queries
+// read hour rollups, day buckets being UTC days.
 type AnalyticsQuery struct {
 	Account     string // "" = every account (operator queries)
 	From, To    time.Time
@@ -170,9 +171,16 @@ func (l *Ledger) Query(q AnalyticsQuery) (AnalyticsResult, error) {
 	if err := q.validate(); err != nil {
 		return AnalyticsResult{}, err
 	}
-	if l.closed.Load() {
-		return AnalyticsResult{}, ErrClosed
-	}
+	var res AnalyticsResult
+	err := l.readDB(func() error {
+		var err error
+		res, err = l.query(&q)
+		return err
+	})
+	return res, err
+}
+
+func (l *Ledger) query(q *AnalyticsQuery) (AnalyticsResult, error) {
 	storeGran := GranularityHour
 	if q.Granularity == GranularityMinute {
 		storeGran = GranularityMinute

@@ -265,6 +265,9 @@ func (l *Ledger) Key(h KeyHash) (KeyInfo, error) {
 
 // KeyInfo returns k's usage. k must come from this Ledger.
 func (l *Ledger) KeyInfo(k *Key) KeyInfo {
+	if k == nil || k.st == nil {
+		return KeyInfo{Key: k}
+	}
 	ks := k.st
 	info := KeyInfo{Key: ks.rec.Load()}
 	if info.Key == nil {

@@ -76,6 +76,11 @@ type Config struct {
 	// MaxPendingSettles bounds the settles waiting for the group writer;
 	// Settle blocks when it is reached. Default 65536.
 	MaxPendingSettles int
+	// OnCommit, if set, is called by the group writer after each group
+	// commit with the number of settles it held, how long the synced
+	// commit took and its error, for the commit-latency metric. It runs on
+	// the writer goroutine and must not block.
+	OnCommit func(settles int, took time.Duration, err error)
 	// Now is the clock. Default time.Now. Times are used in UTC.
 	Now func() time.Time
 	// Logger receives the ledger's and Pebble's logs. Default slog.Default().

@@ -103,22 +103,22 @@ func GenerationNode(id string) string {
 // durability a generation becomes visible when its group commits, at most
 // GroupWindow plus one fsync after Settle.
 func (l *Ledger) GetGeneration(id string) (Generation, error) {
-	if l.closed.Load() {
-		return Generation{}, ErrClosed
-	}
-	v, closer, err := l.db.Get(appendGenerationKey(nil, id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return Generation{}, ErrGenerationNotFound
-	}
-	if err != nil {
-		return Generation{}, fmt.Errorf("ledger: cannot read generation %q: %w", id, err)
-	}
-	defer closer.Close()
-	g, err := decodeGeneration(v)
-	if err != nil {
-		return Generation{}, fmt.Errorf("ledger: generation %q: %w", id, err)
-	}
-	return g, nil
+	var g Generation
+	err := l.readDB(func() error {
+		v, closer, err := l.db.Get(appendGenerationKey(nil, id))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return ErrGenerationNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("ledger: cannot read generation %q: %w", id, err)
+		}
+		defer closer.Close()
+		if g, err = decodeGeneration(v); err != nil {
+			return fmt.Errorf("ledger: generation %q: %w", id, err)
+		}
+		return nil
+	})
+	return g, err
 }
 
 func encodeGeneration(dst []byte, g *Generation) []byte {

@@ -54,9 +54,3 @@ func (c *hlc) observe(v uint64) {
 	}
 	c.mu.Unlock()
 }
-
-func (c *hlc) current() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.last
-}

@@ -306,11 +306,6 @@ func appendRollupPrefix(dst []byte, gran Granularity, account string, bucket int
 	return appendI64(appendStr(append(dst, prefixRollup, byte(gran)), account), bucket)
 }
 
-// appendRollupAccountPrefix encodes the key up to the account.
-func appendRollupAccountPrefix(dst []byte, gran Granularity, account string) []byte {
-	return appendStr(append(dst, prefixRollup, byte(gran)), account)
-}
-
 func appendRollupKey(dst []byte, gran Granularity, account string, bucket int64, family byte, d *rollupDims) []byte {
 	return appendRollupKeyParts(dst, gran, account, bucket, family, []byte(d.Key),
 		d.Model, d.Provider, d.App, d.User, d.APIPath, d.Region, d.Tag)

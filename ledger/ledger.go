@@ -38,6 +38,10 @@ type Ledger struct {
 	dirtyMu sync.Mutex
 	dirty   []*accountState
 
+	// dbMu keeps Close from closing the store under a reader (Query,
+	// GetGeneration); readers hold it shared.
+	dbMu sync.RWMutex
+
 	partitioned atomic.Bool
 	partGen     atomic.Uint64
 
@@ -68,6 +72,10 @@ func Open(cfg Config) (*Ledger, error) {
 		FS:     cfg.FS,
 		Logger: pebbleLogger{l.log.With("component", "pebble")},
 		Merger: rollupMerger,
+		// Named, not FormatNewest, so a Pebble upgrade never ratchets the
+		// on-disk format by itself. It includes WAL sync chunks, which let
+		// replay tell a torn tail from corruption after a crash.
+		FormatMajorVersion: pebble.FormatValueSeparation,
 	}
 	db, err := pebble.Open(cfg.Dir, opts)
 	if err != nil {
@@ -97,10 +105,22 @@ func (l *Ledger) Close() error {
 	werr := l.w.close()
 	l.writeMu.Lock() // wait for an in-flight grant, key change or merge
 	defer l.writeMu.Unlock()
+	l.dbMu.Lock()
+	defer l.dbMu.Unlock()
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("ledger: cannot close pebble: %w", err)
 	}
 	return werr
+}
+
+// readDB runs fn with the store open, or returns ErrClosed.
+func (l *Ledger) readDB(fn func() error) error {
+	l.dbMu.RLock()
+	defer l.dbMu.RUnlock()
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	return fn()
 }
 
 // Flush waits until everything settled before the call is synced to disk.

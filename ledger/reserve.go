@@ -37,8 +37,9 @@ type resv struct {
 // (free models) always fits. Management keys get ErrManagementKey; disabled,
 // expired or deleted keys get their sentinel.
 //
-// Every Reservation must be closed by exactly one Settle or Release (more
-// are no-ops).
+// Core calls Reserve for every inference request, free ones included
+// (maxCost 0): it is where management keys are refused. Every Reservation
+// must be closed by one Settle or Release (more are no-ops).
 func (l *Ledger) Reserve(k *Key, maxCost int64) (Reservation, error) {
 	if l.closed.Load() {
 		return Reservation{}, ErrClosed
@@ -109,10 +110,12 @@ func (l *Ledger) Reserve(k *Key, maxCost int64) (Reservation, error) {
 // Settle closes res with the request's real cost: it releases the
 // reservation, adds cost to the account's and the key's spend at once (in
 // memory), and hands the spend, the generation record and its rollups to
-// the group writer. Settle copies *gen (nil records nothing); the Tags and
-// Attempts slices are kept and must not be modified afterwards. It fills
-// gen's ID (if empty), Node, Region (if empty), AccountID, KeyHash, Cost
-// and Created (if zero) from the reservation.
+// the group writer. Settle copies *gen, so the caller may reuse it (nil
+// records nothing); the Tags and Attempts slices are kept and must not be
+// modified afterwards. The recorded copy gets ID (if empty), Region (if
+// empty) and Created (if zero) filled in, and Node, AccountID, KeyHash and
+// Cost set from the reservation. Call Settle once per request, with the sum
+// of what every billed attempt cost.
 //
 // The real cost is charged in full even when it exceeds the reservation
 // (the estimate undershot): the balance then dips below zero by at most

@@ -186,9 +186,18 @@ func (w *writer) run() {
 		w.space.Broadcast()
 		w.mu.Unlock()
 
+		// Commit in chunks so a backlog never becomes one huge batch; only
+		// the last chunk syncs, which makes the earlier ones durable too.
 		var err error
 		if len(w.work) > 0 {
-			err = w.commit(w.work)
+			began := time.Now()
+			for start := 0; start < len(w.work) && err == nil; start += maxCommitItems {
+				end := min(start+maxCommitItems, len(w.work))
+				err = w.commit(w.work[start:end], end == len(w.work))
+			}
+			if w.l.cfg.OnCommit != nil {
+				w.l.cfg.OnCommit(len(w.work), time.Since(began), err)
+			}
 		}
 		for i := range w.work {
 			if wt := w.work[i].done; wt != nil {
@@ -206,8 +215,11 @@ func (w *writer) run() {
 	}
 }
 
-// commit writes one group as a single synced batch.
-func (w *writer) commit(items []settleItem) error {
+// maxCommitItems bounds the settles in one Pebble batch.
+const maxCommitItems = 1024
+
+// commit writes items as one batch, synced if sync is set.
+func (w *writer) commit(items []settleItem, sync bool) error {
 	l := w.l
 	b := l.db.NewBatch()
 	for i := range items {
@@ -254,7 +266,7 @@ func (w *writer) commit(items []settleItem) error {
 	clear(w.touchedKeys)
 	w.touchedKeys = w.touchedKeys[:0]
 	w.vb = w.roll.flush(b, w.vb, l.cfg.Now())
-	if err := l.commit(b, true); err != nil {
+	if err := l.commit(b, sync); err != nil {
 		l.log.Error("cannot commit settled spend", "settles", len(items), "err", err)
 		return err
 	}
