@@ -70,15 +70,19 @@ func New(o Options) (*Gateway, error) {
 	g := &Gateway{o: o, log: o.Logger, Metrics: api.NewMetrics(nil), started: time.Now()}
 	g.Metrics.SyncEndpoints(o.Router.Snapshot())
 	g.API = api.New(api.Options{
-		Router:         o.Router,
-		Upstreams:      o.Upstreams,
-		Ledger:         o.Ledger,
-		Metrics:        g.Metrics,
-		Logger:         o.Logger,
-		Node:           cfg.Node.Name,
-		Region:         cfg.Node.Region,
-		KeepAlive:      cfg.Server.KeepAlive,
-		MaxConcurrent:  cfg.Limits.MaxConcurrent,
+		Router:        o.Router,
+		Upstreams:     o.Upstreams,
+		Ledger:        o.Ledger,
+		Metrics:       g.Metrics,
+		Logger:        o.Logger,
+		Node:          cfg.Node.Name,
+		Region:        cfg.Node.Region,
+		KeepAlive:     cfg.Server.KeepAlive,
+		MaxConcurrent: cfg.Limits.MaxConcurrent,
+		RateLimits: api.RateLimits{
+			FreePerMinute: cfg.Limits.FreeRequestsPerMinute, FreePerDay: cfg.Limits.FreeRequestsPerDay,
+			KeyRPM: cfg.Limits.KeyRequestsPerMinute, KeyTPM: cfg.Limits.KeyTokensPerMinute,
+		},
 		OverheadHeader: *cfg.Server.OverheadHeader,
 	})
 	g.apiSrv = &fasthttp.Server{

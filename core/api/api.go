@@ -41,6 +41,8 @@ type Options struct {
 	MaxConcurrent int
 	// OverheadHeader adds X-Tollgate-Overhead-Us to responses.
 	OverheadHeader bool
+	// RateLimits are the per-key request limits (zero: none).
+	RateLimits RateLimits
 	// Ready reports readiness for /readyz (nil = always ready).
 	Ready func() error
 }
@@ -52,6 +54,7 @@ type API struct {
 	m        *Metrics
 	pool     sync.Pool
 	watch    *watcher
+	limits   *limiter // nil when no limit is set
 	inflight atomic.Int64
 	closing  atomic.Bool
 }
@@ -70,6 +73,9 @@ func New(o Options) *API {
 	a := &API{o: o, log: o.Logger, m: o.Metrics}
 	a.pool.New = func() any { return newReqState(a) }
 	a.watch = newWatcher(o.KeepAlive)
+	if o.RateLimits.enabled() {
+		a.limits = newLimiter(o.RateLimits)
+	}
 	a.m.registerInflight(func() float64 { return float64(a.inflight.Load()) })
 	return a
 }

@@ -198,6 +198,11 @@ func (a *API) runChat(ctx *fasthttp.RequestCtx, st *reqState) (streaming bool, e
 	if err != nil {
 		return false, err
 	}
+	if a.limits != nil {
+		if e := a.limits.admit(st.principal.Hash, st.free(), st.start); e != nil {
+			return false, e
+		}
+	}
 	if err := a.reserve(st); err != nil {
 		return false, err
 	}

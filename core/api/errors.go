@@ -21,6 +21,8 @@ type Error struct {
 	Metadata map[string]any
 	// RetryAfterMs sets Retry-After (seconds, rounded up) on 429/503.
 	RetryAfterMs int64
+	// Headers are extra response headers (X-RateLimit-*).
+	Headers [][2]string
 }
 
 func (e *Error) Error() string { return strconv.Itoa(e.Status) + ": " + e.Message }
@@ -30,7 +32,6 @@ func errorf(status int, msg string) *Error { return &Error{Status: status, Messa
 var (
 	errMissingKey = errorf(fasthttp.StatusUnauthorized, "missing API key: send it as 'Authorization: Bearer <key>'")
 	errBadKey     = errorf(fasthttp.StatusUnauthorized, "invalid API key")
-	errBodyLarge  = errorf(fasthttp.StatusRequestEntityTooLarge, "request body is larger than limits.max_request_body")
 	errNotFound   = errorf(fasthttp.StatusNotFound, "no such endpoint")
 	errMethod     = errorf(fasthttp.StatusMethodNotAllowed, "method not allowed")
 	errOverloaded = &Error{Status: fasthttp.StatusServiceUnavailable, Message: "gateway is at limits.max_concurrent; retry shortly", RetryAfterMs: 1000}
@@ -92,6 +93,9 @@ func WriteError(ctx *fasthttp.RequestCtx, e *Error) {
 	ctx.SetContentType("application/json")
 	if e.RetryAfterMs > 0 {
 		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.FormatInt((e.RetryAfterMs+999)/1000, 10))
+	}
+	for _, h := range e.Headers {
+		ctx.Response.Header.Set(h[0], h[1])
 	}
 	ctx.Response.SetBodyRaw(AppendErrorJSON(ctx.Response.Body()[:0], e))
 }

@@ -181,6 +181,9 @@ func (st *reqState) settle(status int, res *provider.Result, cancelled bool, ttf
 			g.GenerationTime = g.Latency - ttft
 		}
 	}
+	if a.limits != nil {
+		a.limits.addTokens(st.principal.Hash, int(g.PromptTokens+g.CompletionTokens), time.Now())
+	}
 	if err := a.o.Ledger.Settle(st.resv, cost, g); err != nil {
 		a.log.Error("cannot settle generation", "gen", st.genID, "cost_nano", cost, "error", err)
 	}
@@ -213,4 +216,15 @@ func (st *reqState) tags() []string {
 		}
 	}
 	return out
+}
+
+// free reports whether the request can only be served free: every ranked
+// candidate has a zero price (":free" variants, free models).
+func (st *reqState) free() bool {
+	for _, c := range st.cands {
+		if !c.Endpoint.Pricing.IsFree() {
+			return false
+		}
+	}
+	return len(st.cands) > 0
 }

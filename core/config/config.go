@@ -81,6 +81,8 @@ type Limits struct {
 	MaxConcurrent         int      `yaml:"max_concurrent"`           // default 0 = unlimited
 	FreeRequestsPerMinute int      `yaml:"free_requests_per_minute"` // default 20
 	FreeRequestsPerDay    int      `yaml:"free_requests_per_day"`    // default 200
+	KeyRequestsPerMinute  int      `yaml:"key_requests_per_minute"`  // default 0 = unlimited
+	KeyTokensPerMinute    int      `yaml:"key_tokens_per_minute"`    // default 0 = unlimited
 }
 
 // Server tunes the HTTP listeners.

@@ -13,6 +13,8 @@ import (
 
 // Defaults of the request translation.
 const (
+	// DefaultBaseURL is Anthropic's API base; POST {base}/messages.
+	DefaultBaseURL = "https://api.anthropic.com/v1"
 	// DefaultMaxTokens is sent as max_tokens, which the Messages API
 	// requires, when neither the client (max_tokens or
 	// max_completion_tokens) nor the endpoint (max_completion_tokens in
@@ -241,11 +243,12 @@ func (p *contentPart) imageURL() (string, error) {
 // encoder writes the Messages API body. Consecutive blocks of one role go
 // into one message (the API wants alternating turns).
 type encoder struct {
-	b       []byte
-	role    string // role of the open message, "" when none is open
-	blocks  int    // blocks written in the open message
-	nMsgs   int
-	lastAsk struct{ toolUse bool } // the last assistant message so far
+	b      []byte
+	role   string // role of the open message, "" when none is open
+	blocks int    // blocks written in the open message
+	nMsgs  int
+	// toolUse: the last assistant message so far carries tool_use blocks.
+	toolUse bool
 }
 
 func (e *encoder) block(role string) {
@@ -261,7 +264,7 @@ func (e *encoder) block(role string) {
 	e.nMsgs++
 	e.role, e.blocks = role, 1
 	if role == "assistant" {
-		e.lastAsk.toolUse = false
+		e.toolUse = false
 	}
 	e.b = append(e.b, `{"role":`...)
 	e.b = peek.AppendString(e.b, role)
@@ -525,7 +528,7 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	if forced || e.lastAsk.toolUse {
+	if forced || e.toolUse {
 		budget = 0
 	}
 
@@ -615,7 +618,7 @@ func (e *encoder) message(m *chatMessage, parts *[]contentPart) error {
 				return badRequest("assistant tool_calls need function.name")
 			}
 			e.block("assistant")
-			e.lastAsk.toolUse = true
+			e.toolUse = true
 			e.b = append(e.b, `{"type":"tool_use","id":`...)
 			e.b = appendToolID(e.b, tc.ID)
 			e.b = append(e.b, `,"name":`...)

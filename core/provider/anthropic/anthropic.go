@@ -1,0 +1,371 @@
+// Package anthropic is the Anthropic Messages wire protocol
+// (POST {base}/messages): the adapter that lets an OpenAI Chat Completions
+// client use Claude models, and any vendor that speaks the same dialect.
+//
+// Requests are translated, never forwarded: the client's body is decoded
+// into typed structs (explicit zero values kept) and the Messages request
+// is written member by member. System and developer messages become the
+// system prompt; consecutive same-role turns merge; tool results become
+// tool_result blocks in a user turn; images and PDFs become image/document
+// blocks; cache_control on content parts passes through; max_tokens, which
+// the API requires, comes from the client, else the endpoint's
+// max_completion_tokens, else DefaultMaxTokens; temperature is clamped to
+// 0..1; response_format json_schema uses output_config.format (structured
+// outputs), json_object a system instruction; OpenRouter's reasoning
+// object becomes a thinking budget (see thinkingBudget).
+//
+// Responses come back in the OpenAI shape with Tollgate's id, provider,
+// model and usage with cost: text blocks are the content, thinking blocks
+// the reasoning, tool_use blocks the tool_calls; stop_reason is normalised
+// beside its native value. Usage counts cache reads and writes inside
+// prompt_tokens (Anthropic's input_tokens excludes them) so they are
+// priced separately. Streams are translated event by event (see Stream).
+//
+// Imported by core (wiring) only; it imports core/provider, core/peek and
+// core/sse.
+package anthropic
+
+import (
+	"bytes"
+	"strconv"
+	"unicode/utf8"
+
+	json "github.com/goccy/go-json"
+	"github.com/valyala/fasthttp"
+
+	"github.com/tollgate/tollgate/core/peek"
+	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/routing"
+)
+
+// Adapter implements provider.Adapter for the Anthropic Messages API.
+type Adapter struct{}
+
+var _ provider.Adapter = Adapter{}
+
+// WriteChat builds POST {base}/messages with x-api-key and
+// anthropic-version. A client body that cannot be translated is a
+// *peek.BadRequest.
+func (Adapter) WriteChat(req *fasthttp.Request, c *provider.Call) error {
+	u := c.Upstream
+	c.Scratch = u.Client.URL(c.Scratch[:0], "/messages")
+	req.SetRequestURIBytes(c.Scratch)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	if c.Stream {
+		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
+	} else {
+		req.Header.Set(fasthttp.HeaderAccept, "application/json")
+	}
+	if u.APIKey != "" {
+		req.Header.Set("x-api-key", u.APIKey)
+	}
+	req.Header.Set("anthropic-version", APIVersion)
+	for _, h := range u.Headers {
+		req.Header.Set(h[0], h[1])
+	}
+	var err error
+	c.Scratch, err = buildBody(c.Scratch[:0], c)
+	if err != nil {
+		return err
+	}
+	req.SetBody(c.Scratch)
+	return nil
+}
+
+// usage is the Messages API usage object. input_tokens excludes the
+// prompt tokens read from or written to the cache.
+type usage struct {
+	InputTokens              int `json:"input_tokens"`
+	OutputTokens             int `json:"output_tokens"`
+	CacheCreationInputTokens int `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     int `json:"cache_read_input_tokens"`
+}
+
+// toRouting maps Anthropic usage to Tollgate's, where prompt tokens
+// include cache reads and writes.
+func (u *usage) toRouting() routing.Usage {
+	in := max(u.InputTokens, 0)
+	read := max(u.CacheReadInputTokens, 0)
+	write := max(u.CacheCreationInputTokens, 0)
+	return routing.Usage{
+		PromptTokens:     in + read + write,
+		CompletionTokens: max(u.OutputTokens, 0),
+		CachedTokens:     read,
+		CacheWriteTokens: write,
+	}
+}
+
+type contentBlock struct {
+	Type     string          `json:"type"`
+	Text     string          `json:"text"`
+	Thinking string          `json:"thinking"`
+	ID       string          `json:"id"`
+	Name     string          `json:"name"`
+	Input    json.RawMessage `json:"input"`
+}
+
+type apiError struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+// message is a Messages API response (or, with type "error", an error).
+type message struct {
+	Type       string         `json:"type"`
+	Content    []contentBlock `json:"content"`
+	StopReason string         `json:"stop_reason"`
+	Usage      *usage         `json:"usage"`
+	Error      *apiError      `json:"error"`
+}
+
+// finishReason normalises a stop_reason. model_context_window_exceeded
+// (the context filled up before max_tokens) is a length stop; pause_turn
+// (a server tool paused the turn) ends the turn as a stop.
+func finishReason(native string) string {
+	if native == "model_context_window_exceeded" {
+		return "length"
+	}
+	return provider.NormalizeFinish(native)
+}
+
+// ReadChat converts a Messages API response into a chat.completion.
+func (Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider.Result, error) {
+	res := &provider.Result{}
+	var m message
+	if err := json.Unmarshal(body, &m); err != nil {
+		return dst, res, err
+	}
+	if m.Type == "error" || m.Error != nil {
+		res.Err = inBandError(m.Error, body)
+		return dst, res, nil
+	}
+	if m.Type != "message" {
+		return dst, res, errNotMessage
+	}
+	exclude := excludeReasoning(c)
+	dst = append(dst, `{"id":`...)
+	dst = peek.AppendString(dst, c.GenID)
+	dst = append(dst, `,"object":"chat.completion","created":`...)
+	dst = strconv.AppendInt(dst, c.Created, 10)
+	dst = append(dst, `,"model":`...)
+	dst = peek.AppendString(dst, c.Endpoint.Model)
+	dst = append(dst, `,"provider":`...)
+	dst = peek.AppendString(dst, c.Upstream.Name)
+	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
+
+	// Content: the text blocks joined; null when the turn is only tool
+	// calls, as OpenAI sends it.
+	var text, thinking []byte
+	nCalls := 0
+	for i := range m.Content {
+		b := &m.Content[i]
+		switch b.Type {
+		case "text":
+			text = append(text, b.Text...)
+		case "thinking":
+			thinking = append(thinking, b.Thinking...)
+		case "tool_use":
+			nCalls++
+		}
+	}
+	if len(text) == 0 && nCalls > 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendJSONString(dst, text)
+	}
+	res.OutputBytes = len(text) + len(thinking)
+	if len(thinking) > 0 && !exclude {
+		dst = append(dst, `,"reasoning":`...)
+		dst = appendJSONString(dst, thinking)
+	}
+	if nCalls > 0 {
+		dst = append(dst, `,"tool_calls":[`...)
+		n := 0
+		for i := range m.Content {
+			b := &m.Content[i]
+			if b.Type != "tool_use" {
+				continue
+			}
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"index":`...)
+			dst = strconv.AppendInt(dst, int64(n), 10)
+			n++
+			dst = append(dst, `,"id":`...)
+			dst = peek.AppendString(dst, b.ID)
+			dst = append(dst, `,"type":"function","function":{"name":`...)
+			dst = peek.AppendString(dst, b.Name)
+			dst = append(dst, `,"arguments":`...)
+			args := bytes.TrimSpace(b.Input)
+			if len(args) == 0 || peek.IsNull(args) {
+				args = []byte("{}")
+			}
+			dst = appendJSONString(dst, args)
+			res.OutputBytes += len(args)
+			dst = append(dst, "}}"...)
+		}
+		dst = append(dst, ']')
+	}
+	res.Native = m.StopReason
+	res.Finish = finishReason(m.StopReason)
+	dst = append(dst, `},"logprobs":null,"finish_reason":`...)
+	dst = peek.AppendString(dst, res.Finish)
+	dst = append(dst, `,"native_finish_reason":`...)
+	dst = peek.AppendString(dst, res.Native)
+	dst = append(dst, "}]"...)
+	if m.Usage != nil {
+		res.Usage = m.Usage.toRouting()
+		res.HaveUsage = true
+	} else {
+		res.Usage.PromptTokens = provider.EstimateTokens(len(c.Chat.Messages))
+		res.Usage.CompletionTokens = provider.EstimateTokens(res.OutputBytes)
+	}
+	dst = append(dst, `,"usage":`...)
+	dst = provider.AppendUsage(dst, &res.Usage, c.Endpoint.Pricing.Cost(res.Usage))
+	dst = append(dst, '}')
+	res.Started = true
+	res.Done = true
+	return dst, res, nil
+}
+
+type adapterError string
+
+func (e adapterError) Error() string { return string(e) }
+
+const errNotMessage = adapterError("anthropic: upstream body is not a message")
+
+// excludeReasoning reports reasoning.exclude: the model may think, but the
+// client does not see the reasoning.
+func excludeReasoning(c *provider.Call) bool {
+	if c.Chat == nil || len(c.Chat.Reasoning) == 0 {
+		return false
+	}
+	var r reasoning
+	if err := json.Unmarshal(c.Chat.Reasoning, &r); err != nil {
+		return false
+	}
+	return r.Exclude
+}
+
+// statusOf maps an Anthropic error type to the HTTP status the API uses
+// for it, for errors that arrive in-band (in a stream).
+func statusOf(typ string) int {
+	switch typ {
+	case "invalid_request_error":
+		return fasthttp.StatusBadRequest
+	case "authentication_error":
+		return fasthttp.StatusUnauthorized
+	case "billing_error":
+		return fasthttp.StatusPaymentRequired
+	case "permission_error":
+		return fasthttp.StatusForbidden
+	case "not_found_error":
+		return fasthttp.StatusNotFound
+	case "request_too_large":
+		return fasthttp.StatusRequestEntityTooLarge
+	case "rate_limit_error":
+		return fasthttp.StatusTooManyRequests
+	case "timeout_error":
+		return fasthttp.StatusGatewayTimeout
+	case "overloaded_error":
+		return StatusOverloaded
+	}
+	return fasthttp.StatusInternalServerError
+}
+
+// StatusOverloaded is the status Anthropic answers with when it is
+// overloaded (overloaded_error). Core treats it as a 5xx: retryable.
+const StatusOverloaded = 529
+
+func clip(b []byte, n int) []byte {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return append([]byte(nil), b...)
+}
+
+// inBandError builds the Failure of an error object sent with a 200
+// (an "error" stream event, or an error body).
+func inBandError(e *apiError, raw []byte) *provider.Failure {
+	f := &provider.Failure{Raw: clip(raw, 4096)}
+	if e != nil {
+		f.Type, f.Message = e.Type, e.Message
+	}
+	if f.Message == "" {
+		f.Message = "upstream reported an error"
+	}
+	f.Status = statusOf(f.Type)
+	f.ContextLength = provider.IsContextLengthError([]byte(f.Message))
+	return f
+}
+
+// ReadError reads Anthropic's error body {"type":"error","error":{"type",
+// "message"}}, tolerating anything else as a plain message. 429, 503 and
+// 529 carry the Retry-After the upstream sent.
+func (Adapter) ReadError(status int, h *fasthttp.ResponseHeader, body []byte) *provider.Failure {
+	var m message
+	f := &provider.Failure{}
+	if err := json.Unmarshal(body, &m); err == nil && m.Error != nil {
+		f.Type, f.Message = m.Error.Type, m.Error.Message
+	}
+	if f.Message == "" {
+		f.Message = "upstream returned HTTP " + strconv.Itoa(status) + " " + fasthttp.StatusMessage(status)
+		f.ContextLength = provider.IsContextLengthError(body)
+	} else {
+		f.ContextLength = provider.IsContextLengthError([]byte(f.Message))
+	}
+	f.Status = status
+	f.Raw = clip(body, 4096)
+	switch status {
+	case fasthttp.StatusTooManyRequests, fasthttp.StatusServiceUnavailable, StatusOverloaded:
+		f.RetryAfterMs = provider.ParseRetryAfter(h)
+	}
+	return f
+}
+
+// appendJSONString appends raw bytes as a JSON string, escaped the way
+// peek.AppendString does (invalid UTF-8 becomes U+FFFD) without converting
+// to a string first.
+func appendJSONString(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			const hexd = "0123456789abcdef"
+			dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
