@@ -8,6 +8,8 @@ import (
 
 	"github.com/tollgate/tollgate/core/config"
 	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/core/provider/anthropic"
+	"github.com/tollgate/tollgate/core/provider/gemini"
 	"github.com/tollgate/tollgate/core/provider/openai"
 	"github.com/tollgate/tollgate/core/upstream"
 	"github.com/tollgate/tollgate/ledger"
@@ -34,6 +36,16 @@ func Upstreams(cfg *config.Config) (map[string]*provider.Upstream, error) {
 		switch p.Protocol {
 		case "openai":
 			u.Adapter = openai.Adapter{}
+		case "anthropic":
+			u.Adapter = anthropic.Adapter{}
+			if base == "" {
+				base = anthropic.DefaultBaseURL
+			}
+		case "gemini":
+			u.Adapter = gemini.Adapter{}
+			if base == "" {
+				base = gemini.DefaultBaseURL
+			}
 		default:
 			return nil, fmt.Errorf("provider %q: protocol %q is not supported by this build yet", p.Name, p.Protocol)
 		}

@@ -65,6 +65,8 @@ type mockSpec struct {
 	extra string
 	// url, when set, is used as base_url and no mock is started.
 	url string
+	// protocol is openai (default), anthropic or gemini.
+	protocol string
 }
 
 // newEnv starts mocks and a gateway. models is the YAML of the models list;
@@ -92,7 +94,14 @@ func newEnvRouting(t testing.TB, rc routing.Config, mocks []mockSpec, models, ex
 		}
 		t.Cleanup(func() { _ = s.Close() })
 		e.mocks[m.name] = s
-		fmt.Fprintf(&b, "  - {name: %s, base_url: %q%s}\n", m.name, s.URL(), m.extra)
+		base, proto := s.URL(), m.protocol
+		switch proto {
+		case "":
+			proto = "openai"
+		case "gemini":
+			base = "http://" + s.Addr() + "/v1beta"
+		}
+		fmt.Fprintf(&b, "  - {name: %s, protocol: %s, base_url: %q%s}\n", m.name, proto, base, m.extra)
 	}
 	b.WriteString(models)
 	fmt.Fprintf(&b, "accounts:\n  - {name: acme, credits: 100, keys: [{name: k1, key: %q}]}\n", testKey)

@@ -247,7 +247,14 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 	}
 	req.Reset()
 	if err := up.Adapter.WriteChat(req, &st.call); err != nil {
-		return false, false, err
+		// A valid OpenAI request this protocol cannot express (audio to
+		// Anthropic, say): another candidate may take it; 400 if none can.
+		var br *peek.BadRequest
+		if !errors.As(err, &br) {
+			return false, false, err
+		}
+		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: fasthttp.StatusBadRequest, Error: br.Msg, kind: routing.ErrBadRequest})
+		return false, false, nil
 	}
 	resp := fasthttp.AcquireResponse()
 	att := a.o.Router.Begin(ep)
@@ -424,6 +431,8 @@ func (st *reqState) allFailed() *Error {
 		e.Status, e.Message = fasthttp.StatusRequestTimeout, "every provider timed out"
 	case all(routing.ErrConnect):
 		e.Status, e.Message = fasthttp.StatusServiceUnavailable, "no provider could be reached"
+	case all(routing.ErrBadRequest):
+		e.Status, e.Message = fasthttp.StatusBadRequest, st.attempt[0].Error
 	case all(routing.ErrContextLength):
 		e.Status, e.Message = fasthttp.StatusBadRequest, "the prompt does not fit the context of any endpoint: "+st.attempt[0].Error
 	}

@@ -136,7 +136,11 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 			if code == 0 || code < 400 {
 				code = fasthttp.StatusBadGateway
 			}
-			out = provider.AppendErrorChunk(out, &st.call, code, failure.Message)
+			if res.Started {
+				out = provider.AppendErrorChunk(out, &st.call, code, failure.Message)
+			} else {
+				out = provider.StartErrorStream(out, &st.call, code, failure.Message)
+			}
 			out = append(out, "data: [DONE]\n\n"...)
 		} else {
 			out = provider.FinishStream(out, &st.call, &res.Usage, cost)

@@ -112,14 +112,30 @@ func FinishStream(dst []byte, c *Call, u *routing.Usage, cost int64) []byte {
 // AppendErrorChunk appends the terminal error chunk of a stream that failed
 // after its first byte: OpenRouter's shape, an "error" object plus a choice
 // with finish_reason "error" so strict clients see the stream end.
+//
+// StartErrorStream is the same chunk for a stream that fails before any
+// chunk was sent: its delta carries the role, as every first delta must.
 func AppendErrorChunk(dst []byte, c *Call, code int, msg string) []byte {
+	return appendErrorChunk(dst, c, code, msg, false)
+}
+
+// StartErrorStream appends the error chunk of a stream that sent nothing yet.
+func StartErrorStream(dst []byte, c *Call, code int, msg string) []byte {
+	return appendErrorChunk(dst, c, code, msg, true)
+}
+
+func appendErrorChunk(dst []byte, c *Call, code int, msg string, role bool) []byte {
 	var tmp [1024]byte
 	chunk := AppendChunkHead(tmp[:0], c)
 	chunk = append(chunk, `"error":{"code":`...)
 	chunk = strconv.AppendInt(chunk, int64(code), 10)
 	chunk = append(chunk, `,"message":`...)
 	chunk = peek.AppendString(chunk, msg)
-	chunk = append(chunk, `},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error","native_finish_reason":"error"}]}`...)
+	chunk = append(chunk, `},"choices":[{"index":0,"delta":{`...)
+	if role {
+		chunk = append(chunk, `"role":"assistant",`...)
+	}
+	chunk = append(chunk, `"content":""},"finish_reason":"error","native_finish_reason":"error"}]}`...)
 	return sse.AppendData(dst, chunk)
 }
 

@@ -348,7 +348,7 @@ func appendPart(b []byte, p *contentPart) ([]byte, bool, error) {
 	return b, false, badRequest("content part type " + strconv.Quote(p.Type) + " is not supported by Anthropic endpoints")
 }
 
-// toolID makes an id acceptable to the Messages API (^[a-zA-Z0-9_-]+$):
+// appendToolID appends an id made acceptable to the Messages API (^[a-zA-Z0-9_-]+$):
 // ids minted by other providers ("functions.get_weather:0") would be
 // rejected. The same mapping applies to tool_use and tool_result, so pairs
 // still match.
@@ -435,9 +435,11 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 		case "json_object":
 			jsonMode = true
 		case "json_schema":
-			if rf.JSONSchema != nil && len(bytes.TrimSpace(rf.JSONSchema.Schema)) > 0 && !peek.IsNull(rf.JSONSchema.Schema) {
-				schema = rf.JSONSchema.Schema
-			} else {
+			if rf.JSONSchema != nil {
+				schema = bytes.TrimSpace(rf.JSONSchema.Schema)
+			}
+			if len(schema) == 0 || schema[0] != '{' {
+				schema = nil // no usable schema: plain JSON mode
 				jsonMode = true
 			}
 		}
@@ -566,7 +568,7 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 	}
 	if schema != nil {
 		e.b = append(e.b, `,"output_config":{"format":{"type":"json_schema","schema":`...)
-		e.b = append(e.b, bytes.TrimSpace(schema)...)
+		e.b = append(e.b, schema...)
 		e.b = append(e.b, "}}"...)
 	}
 	if r.User != "" {

@@ -635,7 +635,7 @@ func toolText(raw json.RawMessage, parts *[]contentPart) (string, error) {
 	if *parts, err = parseContent(raw, (*parts)[:0]); err != nil {
 		return "", err
 	}
-	if len(*parts) == 1 {
+	if len(*parts) == 1 && ((*parts)[0].Type == "text" || (*parts)[0].Type == "") {
 		return (*parts)[0].Text, nil
 	}
 	var sb strings.Builder
