@@ -124,6 +124,8 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 		a.inference(ctx, peek.KindCompletion, routeCompletions)
 	case "/embeddings":
 		a.inference(ctx, peek.KindEmbedding, routeEmbeddings)
+	case "/messages":
+		a.serve(ctx, peek.KindChat, routeMessages, edgeAnthropic)
 	case "/models":
 		a.models(ctx)
 	case "/providers":

@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -40,6 +41,9 @@ type reqState struct {
 	// per-request facts
 	kind      peek.Kind
 	route     routeID
+	edge      edgeKind
+	edgeSt    edgeStream // per-stream converter for a non-OpenAI edge
+	scratch   []byte
 	start     time.Time
 	upstream  time.Duration // time spent waiting on upstreams
 	genID     string
@@ -107,6 +111,8 @@ func (st *reqState) reset() {
 	st.tagHdr = st.tagHdr[:0]
 	st.ep, st.up, st.resp, st.stream, st.conn, st.w = nil, nil, nil, nil, nil, nil
 	st.done, st.aborted = false, false
+	st.edge, st.edgeSt = edgeOpenAI, nil
+	st.scratch = st.scratch[:0]
 	st.gone.Store(false)
 }
 
@@ -134,38 +140,51 @@ func (a *API) putState(st *reqState) {
 // one pipeline, the kind decides the body's required fields, the upstream
 // path and the response object.
 func (a *API) inference(ctx *fasthttp.RequestCtx, kind peek.Kind, route routeID) {
+	a.serve(ctx, kind, route, edgeOpenAI)
+}
+
+// serve runs the pipeline for one request; edge says which wire format the
+// client speaks (the pipeline itself always speaks OpenAI's).
+func (a *API) serve(ctx *fasthttp.RequestCtx, kind peek.Kind, route routeID, edge edgeKind) {
 	start := time.Now()
+	fail := func(e *Error) { a.failEdge(ctx, route, e, edge) }
 	if !ctx.IsPost() {
-		a.fail(ctx, route, errMethod)
+		fail(errMethod)
 		return
 	}
 	if a.closing.Load() {
-		a.fail(ctx, route, errShutdown)
+		fail(errShutdown)
 		return
 	}
 	if n := a.inflight.Add(1); a.o.MaxConcurrent > 0 && n > int64(a.o.MaxConcurrent) {
 		a.inflight.Add(-1)
-		a.fail(ctx, route, errOverloaded)
+		fail(errOverloaded)
 		return
 	}
-	p, e := a.authenticate(ctx, false)
+	p, e := a.authenticate(ctx, edge == edgeAnthropic)
 	if e == nil && p.Management {
 		e = errMgmtKey
 	}
 	if e != nil {
 		a.inflight.Add(-1)
-		a.fail(ctx, route, e)
+		fail(e)
 		return
 	}
 	st := a.getState()
 	st.start = start
 	st.principal = p
-	st.kind, st.route = kind, route
-	st.body = append(st.body, ctx.PostBody()...)
+	st.kind, st.route, st.edge = kind, route, edge
+	var err error
+	if st.body, err = edge.request(st.body[:0], ctx.PostBody()); err != nil {
+		a.inflight.Add(-1)
+		a.putState(st)
+		fail(AsError(err))
+		return
+	}
 	st.attribution(ctx)
 	streaming, err := a.runChat(ctx, st)
 	if err != nil {
-		a.fail(ctx, route, AsError(err))
+		fail(AsError(err))
 	}
 	if !streaming {
 		// Settle or Release closed it already on every path that reached
@@ -343,6 +362,14 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 	ctx.Response.Header.SetBytesV("X-Tollgate-Cost", provider.AppendUSD(b[:0], cost))
 	ctx.SetContentType("application/json")
 	ctx.SetStatusCode(fasthttp.StatusOK)
+	if st.edge != edgeOpenAI {
+		out, err := st.edge.response(st.scratch[:0], st.out)
+		st.scratch = out
+		if err != nil {
+			return true, false, fmt.Errorf("cannot convert the response: %w", err)
+		}
+		st.out, st.scratch = st.scratch, st.out
+	}
 	ctx.Response.SetBody(st.out)
 	a.m.route(st.route, fasthttp.StatusOK)
 	if a.o.OverheadHeader {

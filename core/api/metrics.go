@@ -45,12 +45,13 @@ const (
 	routeChat routeID = iota
 	routeCompletions
 	routeEmbeddings
+	routeMessages
 	routeModels
 	routeOther
 	numRoutes
 )
 
-var routeNames = [numRoutes]string{"chat_completions", "completions", "embeddings", "models", "other"}
+var routeNames = [numRoutes]string{"chat_completions", "completions", "embeddings", "messages", "models", "other"}
 
 // statusCodes are the statuses that get their own series; anything else
 // counts as "other".

@@ -80,6 +80,7 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 			if ttft == 0 {
 				ttft = time.Since(sentAt)
 			}
+			out = st.convertFrames(out)
 			st.mu.Lock()
 			if !st.gone.Load() {
 				_, werr := w.Write(out)
@@ -146,6 +147,7 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 			out = provider.FinishStream(out, &st.call, &res.Usage, cost)
 		}
 		st.out = out
+		out = st.convertFrames(out)
 		if _, err := w.Write(out); err == nil {
 			_ = w.Flush()
 		}
