@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tollgate/tollgate/bench/floor"
 	"github.com/tollgate/tollgate/bench/load"
 	"github.com/tollgate/tollgate/bench/overhead"
 	"github.com/tollgate/tollgate/bench/plot"
@@ -35,8 +38,79 @@ func newBenchCmd() *cobra.Command {
                            proxy (the floor) on the same mock upstream`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchRunCmd(), newBenchOverheadCmd())
+	cmd.AddCommand(newBenchRunCmd(), newBenchOverheadCmd(), newBenchFloorCmd())
 	return cmd
+}
+
+// floorBanner is the line `tollgate bench floor` prints when it listens;
+// `bench overhead` reads the URL from it (as from the mock's banner).
+const floorBanner = "tollgate bench floor listening on %s (base URL %s)\n"
+
+func newBenchFloorCmd() *cobra.Command {
+	var c floor.Config
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "floor --upstream URL [--addr HOST:PORT]",
+		Short: "Run the bare pass-through proxy that bench overhead measures as the floor",
+		Long: `Run a bare fasthttp reverse proxy to --upstream: bytes passed through unchanged,
+streams relayed read by read. It is the floor of gateway overhead (one extra
+loopback hop); bench overhead starts one itself, this verb runs one by hand.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := floor.New(c)
+			if err != nil {
+				return err
+			}
+			if err := p.Listen(addr); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), floorBanner, p.Addr(), p.URL())
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			<-ctx.Done()
+			return p.Close()
+		},
+	}
+	cmd.Flags().StringVar(&c.Upstream, "upstream", "", "OpenAI base URL to forward to (paths pass through unchanged)")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "listen address")
+	cmd.Flags().IntVar(&c.MaxConns, "max-conns", 8192, "upstream connections at most")
+	return cmd
+}
+
+// baseURLFrom reads "(base URL X)" from a banner line of `tollgate mock`
+// or `tollgate bench floor`.
+func baseURLFrom(line string) (string, bool) {
+	_, rest, ok := strings.Cut(line, "(base URL ")
+	if !ok {
+		return "", false
+	}
+	u, _, ok := strings.Cut(rest, ")")
+	return u, ok && u != ""
+}
+
+// childStarters run the mock and the floor as child processes of this
+// binary, so that every measured path crosses process boundaries as a
+// deployment does.
+func childStarters(c *overhead.Config) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("cannot find this binary to start the mock and the floor: %w", err)
+	}
+	start := func(args ...string) (string, func() error, error) {
+		ch, u, err := proc.StartChild(exe, args, 10*time.Second, baseURLFrom)
+		if err != nil {
+			return "", nil, err
+		}
+		return u, ch.Stop, nil
+	}
+	c.StartMock = func(s overhead.MockSpec) (string, func() error, error) {
+		return start("mock", "--addr", s.Addr, "--tokens", strconv.Itoa(s.Tokens),
+			"--ttft", s.TTFT.String(), "--token-gap", s.TokenGap.String(), "--history", "1")
+	}
+	c.StartFloor = func(upstream string) (string, func() error, error) {
+		return start("bench", "floor", "--upstream", upstream)
+	}
+	return nil
 }
 
 // benchSignals cancels the returned context on the first SIGINT/SIGTERM
@@ -330,7 +404,7 @@ func newBenchOverheadCmd() *cobra.Command {
 		targets                             []string
 		rate                                float64
 		sweep, arrival, slo, prompt, maxTok string
-		jsonOut, quiet                      bool
+		jsonOut, quiet, inProcess           bool
 		mdPath, plotPath, jsonPath          string
 	)
 	cmd := &cobra.Command{
@@ -394,6 +468,11 @@ To measure Tollgate, give the mock a fixed address and point a provider at it:
 					fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 				}
 			}
+			if !inProcess {
+				if err := childStarters(&c); err != nil {
+					return err
+				}
+			}
 			ctx, stop := benchSignals()
 			defer stop()
 			rep, err := overhead.Run(ctx, c)
@@ -432,6 +511,7 @@ To measure Tollgate, give the mock a fixed address and point a provider at it:
 	f.DurationVar(&c.MockTTFT, "mock-ttft", 0, "in-process mock: delay before the first token of a stream")
 	f.DurationVar(&c.MockTokenGap, "mock-token-gap", 0, "in-process mock: delay between tokens of a stream")
 	f.BoolVar(&c.NoFloor, "no-floor", false, "do not run the pass-through floor proxy")
+	f.BoolVar(&inProcess, "in-process", false, "run the mock and the floor inside this process instead of as child processes")
 	f.StringArrayVar(&targets, "target", nil, "gateway to measure: name=URL[,key=K][,header=K:V][,model=M] (repeatable)")
 	f.StringVar(&c.Model, "model", overhead.DefaultModel, "model to request (a target's model= overrides it)")
 	f.BoolVar(&c.Stream, "stream", false, "measure streams: TTFT, inter-token latency, content integrity")
@@ -444,6 +524,7 @@ To measure Tollgate, give the mock a fixed address and point a provider at it:
 	f.IntVar(&c.Rounds, "rounds", overhead.DefaultRounds, "interleaved rounds per rate")
 	f.DurationVar(&c.Round, "round", overhead.DefaultRound, "load per target per round")
 	f.DurationVar(&c.Warmup, "warmup", overhead.DefaultWarmup, "warm-up per target before each rate")
+	f.DurationVar(&c.Pause, "pause", overhead.DefaultPause, "idle time between two targets' turns (negative: none)")
 	f.StringVar(&slo, "slo", "", "objectives of a good request (default e2e=100ms, or ttft=mock-ttft+100ms with --stream)")
 	f.Float64Var(&c.SLOMin, "slo-min", overhead.DefaultSLOMin, "fraction of good requests below which a target breaks")
 	f.IntVar(&c.PeakConcurrency, "peak-concurrency", overhead.DefaultPeakConcurrency, "closed-loop concurrency of the peak throughput test (negative: skip it)")
