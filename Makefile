@@ -30,6 +30,19 @@ test-short: ## quick tests without the race detector
 bench: ## run the Go benchmarks (results in docs/BENCHMARKS.md)
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
 
+BENCH_TG  := tollgate=http://127.0.0.1:18080/api/v1,key=sk-tg-bench-overhead-0001,model=bench/chat
+BENCH_OUT ?= bench-results
+
+bench-overhead: build ## SPEC §9 overhead table: direct vs floor vs Tollgate on one mock (≈ 2 min)
+	@mkdir -p $(BENCH_OUT)
+	@set -e; for run in "overhead --rate 5000" "overhead-stream --stream --mock-token-gap 2ms --rate 500 --peak-concurrency -1"; do \
+	  set -- $$run; name=$$1; shift; rm -rf /tmp/tollgate-bench-data; \
+	  ./$(BIN) serve --config bench/tollgate-overhead.yaml & pid=$$!; sleep 2; \
+	  ./$(BIN) bench overhead --mock-addr 127.0.0.1:19000 --target $(BENCH_TG) --seed 1 --rounds 5 --round 2s \
+	    --md $(BENCH_OUT)/$$name.md --json-out $(BENCH_OUT)/$$name.json --plot $(BENCH_OUT)/$$name.svg "$$@" || { kill $$pid; exit 1; }; \
+	  kill $$pid; wait $$pid 2>/dev/null || true; \
+	done
+
 lint: ## go vet + staticcheck (pinned)
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
