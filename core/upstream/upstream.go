@@ -22,10 +22,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -126,6 +128,13 @@ func New(cfg Config) (*Client, error) {
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
 		ReadBufferSize:                16 << 10,
+		// A pooled keep-alive connection the provider already closed (it
+		// restarted, or its idle timeout was shorter than ours) fails at
+		// once with EOF before any response byte. Retry those on another
+		// connection instead of failing the request; anything else is left
+		// to the gateway's fallback logic.
+		// The other idle connections are then as stale: drop them too.
+		MaxIdemponentCallAttempts: 3,
 		// Responses are bounded by our own per-read deadlines (timedConn),
 		// so no ReadTimeout here: it would be one deadline for the whole
 		// streamed body.
@@ -136,6 +145,14 @@ func New(cfg Config) (*Client, error) {
 			}
 			return &timedConn{Conn: conn, firstByte: firstByte, idle: idle}, nil
 		},
+	}
+	c.hc.RetryIfErr = func(_ *fasthttp.Request, _ int, err error) (bool, bool) {
+		stale := errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+			errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+		if stale {
+			c.hc.CloseIdleConnections()
+		}
+		return false, stale
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,5 +148,52 @@ func TestNewRejectsBadURLs(t *testing.T) {
 	}
 	if got := string(c.URL(nil, "/chat/completions")); got != "https://api.example.com/v1/chat/completions" {
 		t.Fatalf("URL %q", got)
+	}
+}
+
+// After the provider restarts, pooled connections to it are dead: the next
+// requests must redial instead of failing once per stale connection.
+func TestStalePooledConnectionsAreRedialled(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	serve := func(ln net.Listener) *fasthttp.Server {
+		s := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }}
+		go s.Serve(ln)
+		return s
+	}
+	srv := serve(ln)
+	c, err := New(Config{BaseURL: "http://" + addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func() error {
+		req := newReq(c)
+		req.Header.SetMethod("POST")
+		defer fasthttp.ReleaseRequest(req)
+		resp := fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseResponse(resp)
+		return c.Do(req, resp, false)
+	}
+	// Fill the pool with a few keep-alive connections.
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = do() }()
+	}
+	wg.Wait()
+	_ = srv.Shutdown() // closes the server side of every pooled connection
+	ln2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot rebind %s: %v", addr, err)
+	}
+	srv2 := serve(ln2)
+	defer srv2.Shutdown()
+	for i := 0; i < 4; i++ {
+		if err := do(); err != nil {
+			t.Fatalf("request %d after the restart: %v", i, err)
+		}
 	}
 }
