@@ -5,8 +5,7 @@
 // live in core/api, protocols in core/provider, the upstream pools in
 // core/upstream.
 //
-// core imports routing (and later ledger and cluster); nothing but cmd
-// imports core.
+// core imports routing, ledger and cluster; nothing but cmd imports core.
 package core
 
 import (
@@ -16,13 +15,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	json "github.com/goccy/go-json"
 	"github.com/valyala/fasthttp"
 
+	"github.com/tollgate/tollgate/cluster"
 	"github.com/tollgate/tollgate/core/api"
 	"github.com/tollgate/tollgate/core/catalogstore"
 	"github.com/tollgate/tollgate/core/config"
@@ -44,6 +46,14 @@ type Options struct {
 	// OnCatalogChange receives every catalog record that changed the
 	// catalog (the cluster gossips them). Optional.
 	OnCatalogChange func([]routing.CatalogRecord)
+	// Cluster is this node's cluster membership, shown by
+	// /admin/v1/cluster and consulted by /readyz (nil: a single node).
+	// The caller starts and shuts it down.
+	Cluster *cluster.Cluster
+	// Metrics is the set the gateway's series are created in, so that
+	// /metrics also shows series other parts created there (the
+	// cluster's). Default: a new set.
+	Metrics *metrics.Set
 }
 
 // Gateway owns both listeners.
@@ -67,26 +77,32 @@ func New(o Options) (*Gateway, error) {
 		o.Logger = slog.Default()
 	}
 	cfg := o.Config
-	g := &Gateway{o: o, log: o.Logger, Metrics: api.NewMetrics(nil), started: time.Now()}
+	g := &Gateway{o: o, log: o.Logger, Metrics: api.NewMetrics(o.Metrics), started: time.Now()}
 	g.Metrics.SyncEndpoints(o.Router.Snapshot())
 	g.API = api.New(api.Options{
-		Router:        o.Router,
-		Upstreams:     o.Upstreams,
-		Ledger:        o.Ledger,
-		Metrics:       g.Metrics,
-		Logger:        o.Logger,
-		Node:          cfg.Node.Name,
-		Region:        cfg.Node.Region,
-		KeepAlive:     cfg.Server.KeepAlive,
-		MaxConcurrent: cfg.Limits.MaxConcurrent,
+		Router:         o.Router,
+		Upstreams:      o.Upstreams,
+		Ledger:         o.Ledger,
+		Metrics:        g.Metrics,
+		Logger:         o.Logger,
+		Node:           cfg.Node.Name,
+		Region:         cfg.Node.Region,
+		KeepAlive:      cfg.Server.KeepAlive,
+		MaxConcurrent:  cfg.Limits.MaxConcurrent,
+		RequestTimeout: cfg.Limits.RequestTimeout,
 		RateLimits: api.RateLimits{
 			FreePerMinute: cfg.Limits.FreeRequestsPerMinute, FreePerDay: cfg.Limits.FreeRequestsPerDay,
 			KeyRPM: cfg.Limits.KeyRequestsPerMinute, KeyTPM: cfg.Limits.KeyTokensPerMinute,
 		},
 		OverheadHeader: *cfg.Server.OverheadHeader,
+		Ready:          g.clusterReady,
 	})
+	apiHandler := g.API.Handler
+	if o.Cluster != nil {
+		apiHandler = g.clusteredAPIHandler
+	}
 	g.apiSrv = &fasthttp.Server{
-		Handler:               g.API.Handler,
+		Handler:               apiHandler,
 		Name:                  "tollgate",
 		ReadTimeout:           cfg.Server.ReadTimeout,
 		IdleTimeout:           cfg.Server.IdleTimeout,
@@ -171,8 +187,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 func (g *Gateway) adminHandler(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch path {
-	case "/healthz", "/readyz":
+	case "/healthz":
 		g.API.Handler(ctx)
+		return
+	case "/readyz":
+		g.readyz(ctx)
 		return
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
@@ -190,6 +209,8 @@ func (g *Gateway) adminHandler(ctx *fasthttp.RequestCtx) {
 	switch {
 	case path == "/admin/v1/providers":
 		g.adminProviders(ctx)
+	case path == "/admin/v1/cluster":
+		g.adminCluster(ctx)
 	case path == "/admin/v1/catalog", strings.HasPrefix(path, "/admin/v1/catalog/"):
 		g.adminCatalog(ctx, strings.TrimPrefix(path, "/admin/v1/catalog"))
 	case path == "/admin/v1/accounts", strings.HasPrefix(path, "/admin/v1/accounts/"),
@@ -235,6 +256,204 @@ func (g *Gateway) adminProviders(ctx *fasthttp.RequestCtx) {
 	b, err := json.Marshal(map[string]any{"data": out})
 	if err != nil {
 		api.WriteError(ctx, &api.Error{Status: 500, Message: "cannot encode stats"})
+		return
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// Readiness with a cluster (SPEC §2 "readyz: stores open, catalog loaded,
+// cluster joined"):
+//
+//   - a node configured to join that has not yet seen any other member
+//     answers 503 {"status":"not_ready","reason":"cluster not joined…"}:
+//     it holds none of the cluster's keys or balances yet;
+//   - a node that joined but now sees less than a majority of the known
+//     members answers 200 {"status":"ok","partitioned":true,…}: it keeps
+//     serving, each key's new spend limited to ledger.partition_allowance.
+//     Taking every minority node out of a load balancer would turn a
+//     network split (a whole region cut off) into an outage, and the
+//     allowance is the designed bound on what the split can cost; a
+//     balancer that prefers the majority side can match on the body;
+//   - otherwise core/api's answer stands ({"status":"ok"} or its 503s).
+
+// clusterReady is api.Options.Ready: an error while the node has not
+// joined its cluster yet.
+func (g *Gateway) clusterReady() error {
+	c := g.o.Cluster
+	if c == nil || c.Majority() {
+		return nil
+	}
+	for _, m := range c.Members() {
+		if !m.Local {
+			return nil // joined once; now partitioned, reported by readyz
+		}
+	}
+	return errors.New("cluster not joined: no member of cluster.join answered yet")
+}
+
+// clusteredAPIHandler is the public handler of a clustered node: /readyz
+// gets the partition report, everything else goes straight to the API.
+func (g *Gateway) clusteredAPIHandler(ctx *fasthttp.RequestCtx) {
+	if string(ctx.Path()) == "/readyz" {
+		g.readyz(ctx)
+		return
+	}
+	g.API.Handler(ctx)
+}
+
+func (g *Gateway) readyz(ctx *fasthttp.RequestCtx) {
+	g.API.Handler(ctx)
+	c := g.o.Cluster
+	if c == nil || ctx.Response.StatusCode() != fasthttp.StatusOK || !g.o.Ledger.Partitioned() {
+		return
+	}
+	st := c.Stats()
+	b, err := json.Marshal(struct {
+		Status       string `json:"status"`
+		Partitioned  bool   `json:"partitioned"`
+		MembersAlive int    `json:"members_alive"`
+		MembersKnown int    `json:"members_known"`
+	}{"ok", true, st.MembersAlive, st.MembersKnown})
+	if err != nil {
+		return
+	}
+	ctx.SetBody(b)
+}
+
+// clusterMember is one member in GET /admin/v1/cluster.
+type clusterMember struct {
+	Name        string  `json:"name"`
+	Region      string  `json:"region"`
+	State       string  `json:"state"`
+	Local       bool    `json:"local"`
+	Addr        string  `json:"addr"`
+	APIAddr     string  `json:"api_addr"`
+	AdminAddr   string  `json:"admin_addr"`
+	Version     string  `json:"version"`
+	Epoch       uint64  `json:"epoch"`
+	LastSeen    string  `json:"last_seen"`
+	LastSeenAgo float64 `json:"last_seen_ago_seconds"`
+	BadMeta     bool    `json:"bad_meta,omitempty"`
+}
+
+// clusterRegion counts the members of one region.
+type clusterRegion struct {
+	Region  string `json:"region"`
+	Alive   int    `json:"alive"`
+	Members int    `json:"members"`
+}
+
+// clusterStats is cluster.Stats in snake case.
+type clusterStats struct {
+	Received          uint64            `json:"received"`
+	Sent              uint64            `json:"sent"`
+	Coalesced         uint64            `json:"coalesced"`
+	Transmits         uint64            `json:"gossip_transmits"`
+	TransmitBytes     uint64            `json:"gossip_transmit_bytes"`
+	DirectPackets     uint64            `json:"direct_packets"`
+	DirectBytes       uint64            `json:"direct_bytes"`
+	Duplicates        uint64            `json:"duplicates"`
+	Stale             uint64            `json:"stale"`
+	ReliableFallbacks uint64            `json:"reliable_fallbacks"`
+	ReliableSends     uint64            `json:"reliable_sends"`
+	ReliableBytes     uint64            `json:"reliable_bytes"`
+	ChunksReceived    uint64            `json:"chunks_received"`
+	PushPullMerges    uint64            `json:"pushpull_merges"`
+	StateMerges       uint64            `json:"state_merges"`
+	RepairBytes       uint64            `json:"repair_bytes"`
+	RejectedKey       uint64            `json:"rejected_key"`
+	RejectedLabel     uint64            `json:"rejected_label"`
+	Dropped           map[string]uint64 `json:"dropped"`
+	BroadcastQueue    int               `json:"broadcast_queue"`
+	GossipPruned      uint64            `json:"gossip_pruned"`
+}
+
+// adminCluster serves GET /admin/v1/cluster: this node's view of the
+// cluster — members with regions, addresses and ledger epochs, whether it
+// sees a majority, whether its ledger is in partition mode, and the gossip
+// counters. Without a cluster it reports enabled false and this node alone.
+func (g *Gateway) adminCluster(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsGet() {
+		api.WriteError(ctx, &api.Error{Status: fasthttp.StatusMethodNotAllowed, Message: "use GET /admin/v1/cluster"})
+		return
+	}
+	cfg := g.o.Config
+	led := g.o.Ledger
+	out := struct {
+		Enabled            bool            `json:"enabled"`
+		Node               string          `json:"node"`
+		Region             string          `json:"region"`
+		Epoch              uint64          `json:"epoch"`
+		Majority           bool            `json:"majority"`
+		Partitioned        bool            `json:"partitioned"`
+		PartitionAllowance string          `json:"partition_allowance"`
+		MembersAlive       int             `json:"members_alive"`
+		MembersKnown       int             `json:"members_known"`
+		Members            []clusterMember `json:"members"`
+		Regions            []clusterRegion `json:"regions"`
+		Stats              *clusterStats   `json:"stats,omitempty"`
+	}{
+		Node: cfg.Node.Name, Region: cfg.Node.Region, Epoch: led.Epoch(), Majority: true,
+		Partitioned:        led.Partitioned(),
+		PartitionAllowance: string(routing.AppendUSD(nil, cfg.Ledger.PartitionAllowance.Nano())),
+		MembersAlive:       1, MembersKnown: 1,
+	}
+	now := time.Now()
+	if c := g.o.Cluster; c != nil {
+		st := c.Stats()
+		out.Enabled, out.Majority = true, st.Majority
+		out.MembersAlive, out.MembersKnown = st.MembersAlive, st.MembersKnown
+		out.Stats = &clusterStats{
+			Received: st.Received, Sent: st.Sent, Coalesced: st.Coalesced, Transmits: st.Transmits,
+			TransmitBytes: st.TransmitBytes, DirectPackets: st.DirectPackets, DirectBytes: st.DirectBytes,
+			Duplicates: st.Duplicates, Stale: st.Stale, ReliableFallbacks: st.ReliableFallbacks,
+			ReliableSends: st.ReliableSends, ReliableBytes: st.ReliableBytes, ChunksReceived: st.ChunksReceived,
+			PushPullMerges: st.PushPullMerges, StateMerges: st.StateMerges, RepairBytes: st.RepairBytes,
+			RejectedKey: st.RejectedKey, RejectedLabel: st.RejectedLabel, Dropped: st.Dropped,
+			BroadcastQueue: st.BroadcastQueue, GossipPruned: st.GossipPruned,
+		}
+		for _, m := range c.Members() {
+			cm := clusterMember{
+				Name: m.Name, Region: m.Region, State: m.State.String(), Local: m.Local, Addr: m.Addr,
+				APIAddr: m.APIAddr, AdminAddr: m.AdminAddr, Version: m.Version, Epoch: m.Epoch, BadMeta: m.BadMeta,
+			}
+			if !m.LastSeen.IsZero() {
+				cm.LastSeen = m.LastSeen.UTC().Format(time.RFC3339Nano)
+				cm.LastSeenAgo = now.Sub(m.LastSeen).Seconds()
+			}
+			out.Members = append(out.Members, cm)
+		}
+	} else {
+		out.Members = []clusterMember{{
+			Name: cfg.Node.Name, Region: cfg.Node.Region, State: cluster.MemberAlive.String(), Local: true,
+			APIAddr: cfg.Listen.API, AdminAddr: cfg.Listen.Admin, Epoch: led.Epoch(),
+			LastSeen: now.UTC().Format(time.RFC3339Nano),
+		}}
+	}
+	byRegion := map[string]*clusterRegion{}
+	for _, m := range out.Members {
+		if m.State == cluster.MemberLeft.String() {
+			continue
+		}
+		r := byRegion[m.Region]
+		if r == nil {
+			r = &clusterRegion{Region: m.Region}
+			byRegion[m.Region] = r
+		}
+		r.Members++
+		if m.State == cluster.MemberAlive.String() {
+			r.Alive++
+		}
+	}
+	out.Regions = make([]clusterRegion, 0, len(byRegion))
+	for _, r := range byRegion {
+		out.Regions = append(out.Regions, *r)
+	}
+	sort.Slice(out.Regions, func(i, j int) bool { return out.Regions[i].Region < out.Regions[j].Region })
+	b, err := json.Marshal(out)
+	if err != nil {
+		api.WriteError(ctx, &api.Error{Status: 500, Message: "cannot encode the cluster view"})
 		return
 	}
 	ctx.SetContentType("application/json")

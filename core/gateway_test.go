@@ -376,6 +376,9 @@ func TestAllCandidatesFail(t *testing.T) {
 		if at, _ := md["attempts"].([]any); len(at) != 2 || md["provider_name"] == nil {
 			t.Fatalf("metadata: %v", md)
 		}
+		if r.header.Get("x-should-retry") != "false" {
+			t.Fatalf("no x-should-retry: false after the gateway's own fallbacks: %v", r.header)
+		}
 	})
 	t.Run("429 everywhere is 429 with Retry-After", func(t *testing.T) {
 		e := newEnv(t, []mockSpec{{name: "a", cfg: mock.Config{RateLimitRate: 1, RetryAfter: 7 * time.Second}}, {name: "b", cfg: mock.Config{RateLimitRate: 1, RetryAfter: 3 * time.Second}}}, twoProviderModel("a", "b"), "")
@@ -416,6 +419,9 @@ func TestModelsAndHealth(t *testing.T) {
 	pr := mo["pricing"].(map[string]any)
 	if mo["id"] != "acme/chat" || pr["prompt"] != "0.000001" || pr["completion"] != "0.000002" || mo["context_length"].(float64) != 8192 {
 		t.Fatalf("model: %v", mo)
+	}
+	if r := e.get(e.api, "/api/v1/models?supported_parameters=tools"); !strings.Contains(string(r.body), `"acme/chat"`) {
+		t.Fatalf("undeclared parameters count as supported: %s", r.body)
 	}
 	e.post("/api/v1/chat/completions", chatBody)
 	r = e.get(e.api, "/api/v1/models/acme/chat/endpoints")

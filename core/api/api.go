@@ -41,6 +41,9 @@ type Options struct {
 	MaxConcurrent int
 	// OverheadHeader adds X-Tollgate-Overhead-Us to responses.
 	OverheadHeader bool
+	// RequestTimeout bounds the whole fallback chain of a request: no
+	// further candidate is tried after it (0 = no bound).
+	RequestTimeout time.Duration
 	// RateLimits are the per-key request limits (zero: none).
 	RateLimits RateLimits
 	// Ready reports readiness for /readyz (nil = always ready).

@@ -83,8 +83,10 @@ type attemptInfo struct {
 	Status   int    `json:"status,omitempty"`
 	Error    string `json:"error"`
 	Raw      string `json:"raw,omitempty"`
-	kind     routing.ErrorKind
-	retryMs  int64
+	// LatencyMs is how long the attempt took.
+	LatencyMs float64 `json:"latency_ms"`
+	kind      routing.ErrorKind
+	retryMs   int64
 }
 
 func newReqState(a *API) any {
@@ -230,7 +232,13 @@ func (a *API) runChat(ctx *fasthttp.RequestCtx, st *reqState) (streaming bool, e
 	// is a permitted fallback.
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
+	deadline := st.start.Add(a.o.RequestTimeout)
 	for i, cand := range st.cands {
+		if a.o.RequestTimeout > 0 && i > 0 && time.Now().After(deadline) {
+			st.attempt = append(st.attempt, attemptInfo{Provider: cand.Endpoint.Provider, Model: cand.Endpoint.Model,
+				Error: "not tried: limits.request_timeout reached", kind: routing.ErrTimeout})
+			break
+		}
 		if i > 0 {
 			a.m.fallback.Inc()
 		}
@@ -293,7 +301,7 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 		st.upstream += headerAt
 		a.o.Router.End(att, routing.Outcome{Err: kind, Latency: headerAt})
 		a.m.observeAttempt(ep, false, 0, 0, nil, 0)
-		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Error: ue.Error(), kind: kind})
+		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Error: ue.Error(), kind: kind, LatencyMs: msSince(t0)})
 		a.log.Warn("upstream attempt failed", "gen", st.genID, "provider", up.Name, "model", ep.Model, "error", ue.Kind.String())
 		return false, false, nil
 	}
@@ -309,7 +317,7 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 		}
 		a.o.Router.End(att, routing.Outcome{Err: kind, Status: status, Latency: time.Since(t0), RetryAfter: time.Duration(f.RetryAfterMs) * time.Millisecond})
 		a.m.observeAttempt(ep, false, 0, 0, nil, 0)
-		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: f.Message, Raw: string(f.Raw), kind: kind, retryMs: f.RetryAfterMs})
+		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: f.Message, Raw: string(f.Raw), kind: kind, retryMs: f.RetryAfterMs, LatencyMs: msSince(t0)})
 		a.log.Warn("upstream attempt failed", "gen", st.genID, "provider", up.Name, "model", ep.Model, "status", status)
 		if retryableStatus(status, kind) {
 			return false, false, nil
@@ -340,7 +348,7 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 		fasthttp.ReleaseResponse(resp)
 		a.o.Router.End(att, routing.Outcome{Err: routing.ErrStreamBroken, Status: status, Latency: latency})
 		a.m.observeAttempt(ep, false, 0, 0, nil, 0)
-		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: "malformed upstream response: " + rerr.Error(), kind: routing.ErrStreamBroken})
+		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: "malformed upstream response: " + rerr.Error(), kind: routing.ErrStreamBroken, LatencyMs: msSince(t0)})
 		return false, false, nil
 	}
 	fasthttp.ReleaseResponse(resp)
@@ -348,7 +356,7 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 		// A 200 whose body is an error object: the provider failed.
 		a.o.Router.End(att, routing.Outcome{Err: routing.ErrStatus5xx, Status: status, Latency: latency})
 		a.m.observeAttempt(ep, false, 0, 0, nil, 0)
-		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: res.Err.Message, Raw: string(res.Err.Raw), kind: routing.ErrStatus5xx})
+		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: res.Err.Message, Raw: string(res.Err.Raw), kind: routing.ErrStatus5xx, LatencyMs: msSince(t0)})
 		return false, false, nil
 	}
 	cost := ep.Pricing.Cost(res.Usage)
@@ -465,6 +473,12 @@ func (st *reqState) allFailed() *Error {
 	}
 	last := st.attempt[len(st.attempt)-1]
 	e.Metadata = map[string]any{"provider_name": last.Provider, "attempts": st.attempt}
+	// The gateway already retried across providers: tell OpenAI and
+	// Anthropic SDKs not to multiply that with their own retries, except
+	// for rate limits, where waiting Retry-After is the right move.
+	if e.Status != fasthttp.StatusTooManyRequests {
+		e.Headers = append(e.Headers, [2]string{"x-should-retry", "false"})
+	}
 	if last.Raw != "" {
 		e.Metadata["raw"] = last.Raw
 	}
@@ -526,3 +540,5 @@ func cleanJSONError(err error) string {
 	}
 	return err.Error()
 }
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }

@@ -164,7 +164,8 @@ func (st *reqState) settle(status int, res *provider.Result, cancelled bool, ttf
 	if len(st.attempt) > 0 {
 		g.Attempts = make([]ledger.Attempt, len(st.attempt))
 		for i, at := range st.attempt {
-			g.Attempts[i] = ledger.Attempt{Provider: at.Provider, Model: at.Model, Status: at.Status, Error: at.Error}
+			g.Attempts[i] = ledger.Attempt{Provider: at.Provider, Model: at.Model, Status: at.Status, Error: at.Error,
+				Latency: time.Duration(at.LatencyMs * float64(time.Millisecond))}
 		}
 		if g.Provider == "" {
 			g.Provider = st.attempt[len(st.attempt)-1].Provider

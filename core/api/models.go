@@ -186,9 +186,23 @@ func (a *API) models(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	snap := a.o.Router.Snapshot()
+	// ?supported_parameters=tools,response_format keeps the models whose
+	// endpoints (together) support every listed parameter, as OpenRouter.
+	var need []string
+	if v := ctx.QueryArgs().Peek("supported_parameters"); len(v) > 0 {
+		for _, p := range strings.Split(string(v), ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				need = append(need, p)
+			}
+		}
+	}
 	data := make([]modelObject, 0, len(snap.Models()))
 	for _, m := range snap.Models() {
-		data = append(data, modelObj(m))
+		mo := modelObj(m)
+		if !hasAll(m, mo.SupportedParameters, need) {
+			continue
+		}
+		data = append(data, mo)
 	}
 	a.writeJSON(ctx, routeModels, map[string]any{"data": data, "object": "list"})
 }
@@ -346,4 +360,30 @@ func (a *API) readyz(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ctx.SetBodyString(`{"status":"ok"}`)
+}
+
+// hasAll reports whether a model supports every parameter in need. An
+// endpoint that declares no parameters supports all of them (routing's rule).
+func hasAll(m *routing.Model, have, need []string) bool {
+	if len(need) == 0 {
+		return true
+	}
+	for _, ep := range m.Endpoints {
+		if len(ep.SupportedParameters) == 0 {
+			return true
+		}
+	}
+	for _, n := range need {
+		found := false
+		for _, h := range have {
+			if h == n {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

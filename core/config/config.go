@@ -77,12 +77,13 @@ type Ledger struct {
 
 // Limits are request admission limits.
 type Limits struct {
-	MaxRequestBody        ByteSize `yaml:"max_request_body"`         // default 32MiB
-	MaxConcurrent         int      `yaml:"max_concurrent"`           // default 0 = unlimited
-	FreeRequestsPerMinute int      `yaml:"free_requests_per_minute"` // default 20
-	FreeRequestsPerDay    int      `yaml:"free_requests_per_day"`    // default 200
-	KeyRequestsPerMinute  int      `yaml:"key_requests_per_minute"`  // default 0 = unlimited
-	KeyTokensPerMinute    int      `yaml:"key_tokens_per_minute"`    // default 0 = unlimited
+	MaxRequestBody        ByteSize      `yaml:"max_request_body"`         // default 32MiB
+	MaxConcurrent         int           `yaml:"max_concurrent"`           // default 0 = unlimited
+	RequestTimeout        time.Duration `yaml:"request_timeout"`          // default 10m: no fallback starts after it
+	FreeRequestsPerMinute int           `yaml:"free_requests_per_minute"` // default 20
+	FreeRequestsPerDay    int           `yaml:"free_requests_per_day"`    // default 200
+	KeyRequestsPerMinute  int           `yaml:"key_requests_per_minute"`  // default 0 = unlimited
+	KeyTokensPerMinute    int           `yaml:"key_tokens_per_minute"`    // default 0 = unlimited
 }
 
 // Server tunes the HTTP listeners.
@@ -286,6 +287,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.Limits.MaxRequestBody == 0 {
 		c.Limits.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if c.Limits.RequestTimeout == 0 {
+		c.Limits.RequestTimeout = 10 * time.Minute
 	}
 	if c.Limits.FreeRequestsPerMinute == 0 {
 		c.Limits.FreeRequestsPerMinute = 20

@@ -39,7 +39,7 @@ func TestEnsureDefaults(t *testing.T) {
 		Listen:  Listen{API: "127.0.0.1:8080", Admin: "127.0.0.1:8081"},
 		Cluster: Cluster{Bind: "0.0.0.0:7946", Profile: "lan"},
 		Ledger:  Ledger{Durability: "group", PartitionAllowance: 1_000_000_000},
-		Limits:  Limits{MaxRequestBody: 32 << 20, FreeRequestsPerMinute: 20, FreeRequestsPerDay: 200},
+		Limits:  Limits{MaxRequestBody: 32 << 20, RequestTimeout: 10 * time.Minute, FreeRequestsPerMinute: 20, FreeRequestsPerDay: 200},
 		Server: Server{
 			ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, KeepAlive: 10 * time.Second,
 			ShutdownTimeout: 30 * time.Second, Concurrency: 262144, OverheadHeader: &yes,

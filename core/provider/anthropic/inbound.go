@@ -113,8 +113,8 @@ type inOutputConfig struct {
 // slices alias the body.
 type inRequest struct {
 	model, maxTokens, temperature, topP, topK, stream []byte
-	system, messages, stop, tools, toolChoice          []byte
-	thinking, outputConfig, metadata                   []byte
+	system, messages, stop, tools, toolChoice         []byte
+	thinking, outputConfig, metadata                  []byte
 }
 
 // Request members that may appear once (a duplicate is a 400, as SPEC §10
@@ -619,68 +619,36 @@ func (e *inEncoder) user(path string) error {
 	return nil
 }
 
-// toolResult writes one tool message. Its text is the result's text
-// blocks; images are kept for the user message that follows.
+// toolResult writes one tool message. Its content is the result's text
+// (a plain string when it is one text without cache_control; else text
+// parts, the result's cache_control on the last); images and documents are
+// kept for the user message that follows.
 func (e *inEncoder) toolResult(blk *inBlock, path string) error {
 	if blk.ToolUseID == "" {
 		return bad("%s.tool_use_id: field required", path)
 	}
-	var (
-		texts  []inBlock
-		single string
-		isStr  bool
-	)
+	var blocks []inBlock
 	c := bytes.TrimSpace(blk.Content)
 	switch {
 	case len(c) == 0 || peek.IsNull(c):
-		isStr = true
 	case c[0] == '"':
-		if err := json.Unmarshal(c, &single); err != nil {
+		blocks = []inBlock{{contentBlock: contentBlock{Type: "text"}}}
+		if err := json.Unmarshal(c, &blocks[0].Text); err != nil {
 			return bad("%s.content: invalid string", path)
 		}
-		isStr = true
 	case c[0] == '[':
-		if err := json.Unmarshal(c, &texts); err != nil {
+		if err := json.Unmarshal(c, &blocks); err != nil {
 			return bad("%s.content: %s", path, typeErr(err))
 		}
 	default:
 		return bad("%s.content: must be a string or an array of content blocks", path)
 	}
-	if e.n > 0 {
-		e.b = append(e.b, ',')
-	}
-	e.n++
-	e.b = append(e.b, `{"role":"tool","tool_call_id":`...)
-	e.b = peek.AppendString(e.b, blk.ToolUseID)
-	e.b = append(e.b, `,"content":`...)
-	prefix := ""
-	if blk.IsError {
-		prefix = "Error: "
-	}
-	if isStr {
-		if prefix != "" && single == "" {
-			single = "Error"
-		} else {
-			single = prefix + single
-		}
-		if len(blk.CacheControl) == 0 || peek.IsNull(blk.CacheControl) {
-			e.b = peek.AppendString(e.b, single)
-			e.b = append(e.b, '}')
-			return nil
-		}
-		e.b = append(e.b, `[{"type":"text","text":`...)
-		e.b = peek.AppendString(e.b, single)
-		e.b = appendCacheControl(e.b, blk.CacheControl)
-		e.b = append(e.b, "}]}"...)
-		return nil
-	}
-	// Text parts; the result's cache_control goes on the last one.
-	nText := 0
-	for k := range texts {
-		t := &texts[k]
+	var texts []*inBlock
+	for k := range blocks {
+		t := &blocks[k]
 		switch t.Type {
 		case "text":
-			nText++
+			texts = append(texts, t)
 		case "image", "document":
 			if msg := partProblem(t); msg != "" {
 				return bad("%s.content.%d.%s", path, k, msg)
@@ -690,49 +658,50 @@ func (e *inEncoder) toolResult(blk *inBlock, path string) error {
 			return bad("%s.content.%d.type: %q is not supported in a tool result", path, k, t.Type)
 		}
 	}
-	if nText == 0 {
-		s := ""
-		if prefix != "" {
-			s = "Error"
+	// is_error has no OpenAI equivalent: the text says it.
+	label := func(s string) string {
+		switch {
+		case !blk.IsError:
+			return s
+		case s == "":
+			return "Error"
 		}
-		e.b = peek.AppendString(e.b, s)
-		e.b = append(e.b, '}')
-		return nil
+		return "Error: " + s
 	}
-	if nText == 1 && !hasCacheControl(blk) {
-		for k := range texts {
-			if t := &texts[k]; t.Type == "text" && !hasCacheControl(t) {
-				e.b = peek.AppendString(e.b, prefix+t.Text)
-				e.b = append(e.b, '}')
-				return nil
+	if e.n > 0 {
+		e.b = append(e.b, ',')
+	}
+	e.n++
+	e.b = append(e.b, `{"role":"tool","tool_call_id":`...)
+	e.b = peek.AppendString(e.b, blk.ToolUseID)
+	e.b = append(e.b, `,"content":`...)
+	switch {
+	case len(texts) == 0:
+		e.b = peek.AppendString(e.b, label(""))
+	case len(texts) == 1 && !hasCacheControl(blk) && !hasCacheControl(texts[0]):
+		e.b = peek.AppendString(e.b, label(texts[0].Text))
+	default:
+		e.b = append(e.b, '[')
+		for k, t := range texts {
+			if k > 0 {
+				e.b = append(e.b, ',')
 			}
+			e.b = append(e.b, `{"type":"text","text":`...)
+			if k == 0 {
+				e.b = peek.AppendString(e.b, label(t.Text))
+			} else {
+				e.b = peek.AppendString(e.b, t.Text)
+			}
+			cc := t.CacheControl
+			if k == len(texts)-1 && !hasCacheControl(t) {
+				cc = blk.CacheControl
+			}
+			e.b = appendCacheControl(e.b, cc)
+			e.b = append(e.b, '}')
 		}
+		e.b = append(e.b, ']')
 	}
-	e.b = append(e.b, '[')
-	w := 0
-	for k := range texts {
-		t := &texts[k]
-		if t.Type != "text" {
-			continue
-		}
-		if w > 0 {
-			e.b = append(e.b, ',')
-		}
-		e.b = append(e.b, `{"type":"text","text":`...)
-		if w == 0 && prefix != "" {
-			e.b = peek.AppendString(e.b, prefix+t.Text)
-		} else {
-			e.b = peek.AppendString(e.b, t.Text)
-		}
-		w++
-		cc := t.CacheControl
-		if w == nText && (len(cc) == 0 || peek.IsNull(cc)) {
-			cc = blk.CacheControl
-		}
-		e.b = appendCacheControl(e.b, cc)
-		e.b = append(e.b, '}')
-	}
-	e.b = append(e.b, "]}"...)
+	e.b = append(e.b, '}')
 	return nil
 }
 
@@ -1207,25 +1176,36 @@ type inChunk struct {
 //	                     message_stop
 //	error chunk          one error event, then nothing more
 //
-// One block is open at a time: a block of another kind, or another tool
-// call, closes the open one. Block indexes count the blocks in order. An
-// argument fragment for a tool call whose block was closed already (an
-// upstream that interleaves calls) goes to that block's index, where the
-// SDKs' accumulators append it. Every event has an event: line, which
-// Anthropic SDKs need. Frame copies what it keeps; data may be reused
-// after it returns.
+// Block indexes count the blocks in order, and a block of another kind
+// closes the open ones. A new tool call closes the previous one when that
+// one's arguments are complete JSON, as every known upstream sends them
+// one call after the other; an upstream that interleaves calls leaves the
+// unfinished ones open until the end (the SDKs accumulate deltas by
+// index, and a closed block's input is final to them). Every event has an
+// event: line, which Anthropic SDKs need. Frame keeps no reference to
+// data.
 type InboundStream struct {
-	chunk      inChunk
-	id, model  []byte
-	toolBlocks []int32 // the block index of each OpenAI tool-call index; -1 none yet
-	usage      inUsage
-	stop       string // stopReason's input, remembered from the finish chunk
-	native     string
-	blocks     int  // content blocks started
-	open       byte // kind of the open block (blockText …); blockOther: none
-	toolUse    bool // a tool_use block was started
-	started    bool // message_start sent
-	ended      bool // message_stop or error sent
+	chunk   inChunk
+	id      []byte
+	model   []byte
+	tools   []toolBlock // by OpenAI tool-call index
+	args    []byte      // the arguments so far of the last tool call started
+	last    int         // OpenAI index of the last tool call started
+	usage   inUsage
+	stop    string // finish_reason, as finishConst
+	native  string // native_finish_reason, as nativeConst
+	blocks  int    // content blocks started
+	open    byte   // blockText or blockThinking while one is open, else blockOther
+	nOpen   int    // tool_use blocks open
+	toolUse bool   // a tool_use block was started
+	started bool   // message_start sent
+	ended   bool   // message_stop or error sent
+}
+
+// toolBlock is the content block of one OpenAI tool call.
+type toolBlock struct {
+	index   int32 // content block index; -1: not started
+	stopped bool
 }
 
 // NewInboundStream returns the converter of one stream. It is not safe for
@@ -1357,32 +1337,51 @@ func (s *InboundStream) start(b []byte, id, model string) []byte {
 	return endEvent(b)
 }
 
-// closeBlock ends the open block, if any.
-func (s *InboundStream) closeBlock(b []byte) []byte {
-	if s.open == blockOther {
-		return b
-	}
-	idx := int64(s.blocks - 1)
-	if s.open == blockThinking {
-		b = appendEvent(b, "content_block_delta")
-		b = append(b, `{"type":"content_block_delta","index":`...)
-		b = strconv.AppendInt(b, idx, 10)
-		b = append(b, `,"delta":{"type":"signature_delta","signature":""}}`...)
-		b = endEvent(b)
-	}
-	s.open = blockOther
+func appendBlockStop(b []byte, idx int) []byte {
 	b = appendEvent(b, "content_block_stop")
 	b = append(b, `{"type":"content_block_stop","index":`...)
-	b = strconv.AppendInt(b, idx, 10)
+	b = strconv.AppendInt(b, int64(idx), 10)
 	b = append(b, '}')
 	return endEvent(b)
+}
+
+// closeBlocks ends the open text or thinking block, or the open tool_use
+// blocks in index order.
+func (s *InboundStream) closeBlocks(b []byte) []byte {
+	if s.open != blockOther {
+		idx := s.blocks - 1
+		if s.open == blockThinking {
+			b = appendEvent(b, "content_block_delta")
+			b = append(b, `{"type":"content_block_delta","index":`...)
+			b = strconv.AppendInt(b, int64(idx), 10)
+			b = append(b, `,"delta":{"type":"signature_delta","signature":""}}`...)
+			b = endEvent(b)
+		}
+		s.open = blockOther
+		return appendBlockStop(b, idx)
+	}
+	for s.nOpen > 0 {
+		// Blocks start in tool-call order, so the lowest open index is
+		// the first open tool call found.
+		first := -1
+		for i := range s.tools {
+			t := &s.tools[i]
+			if t.index >= 0 && !t.stopped && (first < 0 || t.index < s.tools[first].index) {
+				first = i
+			}
+		}
+		s.tools[first].stopped = true
+		s.nOpen--
+		b = appendBlockStop(b, int(s.tools[first].index))
+	}
+	return b
 }
 
 // text appends a text or thinking delta, starting a block of that kind
 // unless one is open.
 func (s *InboundStream) text(b []byte, kind byte, t string) []byte {
 	if s.open != kind {
-		b = s.closeBlock(b)
+		b = s.closeBlocks(b)
 		s.open = kind
 		b = appendEvent(b, "content_block_start")
 		b = append(b, `{"type":"content_block_start","index":`...)
@@ -1410,19 +1409,28 @@ func (s *InboundStream) text(b []byte, kind byte, t string) []byte {
 
 // toolDelta appends the events of one tool-call delta.
 func (s *InboundStream) toolDelta(b []byte, tc *inToolDelta) []byte {
-	for len(s.toolBlocks) <= tc.Index {
-		s.toolBlocks = append(s.toolBlocks, -1)
+	for len(s.tools) <= tc.Index {
+		s.tools = append(s.tools, toolBlock{index: -1})
 	}
-	blk := s.toolBlocks[tc.Index]
-	if blk < 0 {
-		b = s.closeBlock(b)
-		blk = int32(s.blocks)
-		s.toolBlocks[tc.Index] = blk
+	t := &s.tools[tc.Index]
+	if t.index < 0 {
+		if s.open != blockOther {
+			b = s.closeBlocks(b)
+		} else if s.toolUse {
+			if prev := &s.tools[s.last]; !prev.stopped && json.Valid(s.args) {
+				prev.stopped = true
+				s.nOpen--
+				b = appendBlockStop(b, int(prev.index))
+			}
+		}
+		t.index = int32(s.blocks)
 		s.blocks++
-		s.open, s.toolUse = blockTool, true
+		s.nOpen++
+		s.toolUse = true
+		s.last, s.args = tc.Index, s.args[:0]
 		b = appendEvent(b, "content_block_start")
 		b = append(b, `{"type":"content_block_start","index":`...)
-		b = strconv.AppendInt(b, int64(blk), 10)
+		b = strconv.AppendInt(b, int64(t.index), 10)
 		b = append(b, `,"content_block":{"type":"tool_use","id":`...)
 		if tc.ID != "" {
 			b = peek.AppendString(b, tc.ID)
@@ -1441,9 +1449,12 @@ func (s *InboundStream) toolDelta(b []byte, tc *inToolDelta) []byte {
 	if tc.Function.Arguments == "" {
 		return b
 	}
+	if tc.Index == s.last {
+		s.args = append(s.args, tc.Function.Arguments...)
+	}
 	b = appendEvent(b, "content_block_delta")
 	b = append(b, `{"type":"content_block_delta","index":`...)
-	b = strconv.AppendInt(b, int64(blk), 10)
+	b = strconv.AppendInt(b, int64(t.index), 10)
 	b = append(b, `,"delta":{"type":"input_json_delta","partial_json":`...)
 	b = peek.AppendString(b, tc.Function.Arguments)
 	b = append(b, "}}"...)
@@ -1457,7 +1468,7 @@ func (s *InboundStream) finish(b []byte) []byte {
 		b = s.start(b, "", "")
 	}
 	s.ended = true
-	b = s.closeBlock(b)
+	b = s.closeBlocks(b)
 	b = appendEvent(b, "message_delta")
 	b = append(b, `{"type":"message_delta","delta":{"stop_reason":"`...)
 	b = append(b, stopReason(s.stop, s.native, s.toolUse)...)
