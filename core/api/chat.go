@@ -212,6 +212,9 @@ func (a *API) runChat(ctx *fasthttp.RequestCtx, st *reqState) (streaming bool, e
 	if c.Stream && st.kind == peek.KindEmbedding {
 		return false, &peek.BadRequest{Msg: "embeddings cannot be streamed"}
 	}
+	if _, err := a.middleOut(st); err != nil {
+		return false, err
+	}
 	if err := a.buildRouting(st); err != nil {
 		return false, err
 	}

@@ -50,11 +50,14 @@ type Chat struct {
 	JSONSchema bool // response_format.type == json_schema
 	Reasoning  []byte
 	Provider   []byte // raw "provider" object
-	Usage      []byte // raw "usage" object ({"include": true})
-	User       []byte
-	SessionID  []byte
-	Metadata   []byte
-	Params     uint64 // bit i set: ParamNames[i] present
+	// Transforms and Plugins are the raw OpenRouter fields that switch
+	// context compression ("middle-out", {"id":"context-compression"}).
+	Transforms, Plugins []byte
+	Usage               []byte // raw "usage" object ({"include": true})
+	User                []byte
+	SessionID           []byte
+	Metadata            []byte
+	Params              uint64 // bit i set: ParamNames[i] present
 
 	// Members holds the span of every top-level member, in body order, for
 	// splicing; Ext has bit i set when Members[i] is an extension field.
@@ -348,6 +351,14 @@ func (c *Chat) member(m *Member, maxTokens, maxCompletion *int64) error {
 		}
 		if !IsNull(v) {
 			c.Reasoning = v
+		}
+	case "transforms", "plugins":
+		if !IsNull(v) {
+			if string(key) == "transforms" {
+				c.Transforms = v
+			} else {
+				c.Plugins = v
+			}
 		}
 	case "provider":
 		if err = c.mark(kProvider, "provider"); err != nil {

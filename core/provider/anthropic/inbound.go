@@ -356,7 +356,7 @@ func (r *inRequest) appendReasoning(b []byte) ([]byte, error) {
 	var th inThinking
 	if len(r.thinking) > 0 {
 		if err := json.Unmarshal(r.thinking, &th); err != nil {
-			return b, bad("thinking: %v", err)
+			return b, bad("thinking: %s", typeErr(err))
 		}
 		switch th.Type {
 		case "enabled", "adaptive", "disabled":
@@ -367,7 +367,7 @@ func (r *inRequest) appendReasoning(b []byte) ([]byte, error) {
 	var oc inOutputConfig
 	if len(r.outputConfig) > 0 {
 		if err := json.Unmarshal(r.outputConfig, &oc); err != nil {
-			return b, bad("output_config: %v", err)
+			return b, bad("output_config: %s", typeErr(err))
 		}
 	}
 	effort := ""
@@ -409,7 +409,7 @@ func (r *inRequest) appendReasoning(b []byte) ([]byte, error) {
 func appendInboundTools(b []byte, raw []byte) ([]byte, int, error) {
 	var tools []inTool
 	if err := json.Unmarshal(raw, &tools); err != nil {
-		return b, 0, bad("tools: %v", err)
+		return b, 0, bad("tools: %s", typeErr(err))
 	}
 	for i := range tools {
 		t := &tools[i]
@@ -451,7 +451,7 @@ func appendInboundTools(b []byte, raw []byte) ([]byte, int, error) {
 func appendInboundToolChoice(b []byte, raw []byte) ([]byte, error) {
 	var tc inToolChoice
 	if err := json.Unmarshal(raw, &tc); err != nil {
-		return b, bad("tool_choice: %v", err)
+		return b, bad("tool_choice: %s", typeErr(err))
 	}
 	b = append(b, `,"tool_choice":`...)
 	switch tc.Type {
@@ -896,6 +896,14 @@ func appendStringBody(b []byte, s string) []byte {
 	return b[:len(b)-2]
 }
 
+// checkJSON validates a JSON object strictly before go-json decodes it:
+// go-json v0.10 can panic (index out of range) on malformed input such as
+// a key ending in a dangling escape (goccy/go-json#604), and these bytes
+// come from upstreams.
+func checkJSON(b []byte) error {
+	return peek.Members(b, func(peek.Member) error { return nil })
+}
+
 // inUsage is the usage object of the gateway's responses (provider.AppendUsage).
 type inUsage struct {
 	PromptTokens        int64 `json:"prompt_tokens"`
@@ -1009,7 +1017,11 @@ func appendToolUseID(b []byte, id, respID string, n int) []byte {
 // sequence matched); usage with input_tokens net of cache reads and writes.
 func InboundResponse(dst, openaiBody []byte) ([]byte, error) {
 	var c inCompletion
-	if err := json.Unmarshal(openaiBody, &c); err != nil {
+	err := checkJSON(openaiBody)
+	if err == nil {
+		err = json.Unmarshal(openaiBody, &c)
+	}
+	if err != nil {
 		return dst, fmt.Errorf("anthropic: cannot convert the chat completion: %w", err)
 	}
 	var m *inAssistant
@@ -1234,6 +1246,9 @@ func (s *InboundStream) Frame(dst, data []byte) ([]byte, error) {
 	}
 	if sse.IsDone(data) {
 		return s.finish(dst), nil
+	}
+	if err := checkJSON(data); err != nil {
+		return dst, fmt.Errorf("anthropic: cannot convert a stream chunk: %w", err)
 	}
 	c := &s.chunk
 	*c = inChunk{Choices: c.Choices[:0]}
