@@ -51,17 +51,6 @@ func (u *localUsage) add(cost int64, ps periods) periods {
 	}
 }
 
-// counters lists the usage counters u holds, for persistence and deltas.
-func (u *localUsage) counters(fn func(p Period, v int64)) {
-	if !u.used {
-		return
-	}
-	fn(Period{Kind: PeriodTotal}, u.total)
-	fn(Period{Kind: PeriodDay, Index: u.day.idx}, u.day.val)
-	fn(Period{Kind: PeriodWeek, Index: u.week.idx}, u.week.val)
-	fn(Period{Kind: PeriodMonth, Index: u.month.idx}, u.month.val)
-}
-
 // accountState is the live money state of one account. Every field below mu
 // is guarded by it, and so are the money fields of the account's keys, so
 // that Reserve checks the balance and the key limit in one critical section.

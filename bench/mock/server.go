@@ -216,16 +216,6 @@ func (s *Server) Close() error {
 	return err
 }
 
-// closing reports whether Close has begun.
-func (s *Server) closing() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // own registers a goroutine the Server must wait for; false once Close has
 // begun.
 func (s *Server) own() bool {

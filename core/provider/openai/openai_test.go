@@ -144,14 +144,13 @@ func readTestdata(t testing.TB, name string) []byte {
 }
 
 type streamCase struct {
-	name     string
-	ep       func() *routing.Endpoint
-	quirks   provider.Quirks
-	inBand   bool // the transcript carries an in-band error
-	finish   string
-	native   string
-	usage    routing.Usage
-	estimate bool // no usage reported: estimated
+	name   string
+	ep     func() *routing.Endpoint
+	quirks provider.Quirks
+	inBand bool // the transcript carries an in-band error
+	finish string
+	native string
+	usage  routing.Usage
 }
 
 var streamCases = []streamCase{
