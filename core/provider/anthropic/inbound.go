@@ -32,7 +32,7 @@ package anthropic
 //	stop_sequences         stop
 //	stream                 stream
 //	tools                  function tools {name, description, parameters =
-//	                       input_schema}, cache_control kept on the tool
+//	                       input_schema, strict}, cache_control kept on the tool
 //	tool_choice            auto | any → required | tool → {function{name}} |
 //	                       none; disable_parallel_tool_use → parallel_tool_calls false
 //	thinking               enabled{budget_tokens} → reasoning{max_tokens};
@@ -87,6 +87,7 @@ type inTool struct {
 	Name         string          `json:"name"`
 	Description  string          `json:"description"`
 	InputSchema  json.RawMessage `json:"input_schema"`
+	Strict       *bool           `json:"strict"`
 	CacheControl json.RawMessage `json:"cache_control"`
 }
 
@@ -437,6 +438,10 @@ func appendInboundTools(b []byte, raw []byte) ([]byte, int, error) {
 			b = append(b, `{"type":"object","properties":{}}`...)
 		} else {
 			return b, 0, bad("tools.%d.input_schema: must be an object", i)
+		}
+		if t.Strict != nil {
+			b = append(b, `,"strict":`...)
+			b = strconv.AppendBool(b, *t.Strict)
 		}
 		b = append(b, '}')
 		b = appendCacheControl(b, t.CacheControl)

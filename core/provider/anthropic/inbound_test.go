@@ -170,8 +170,8 @@ func TestInboundRequestCases(t *testing.T) {
 		`{"model":"m",`+msgs+`,`+oTools+`,"tool_choice":"none"}`)
 	// Without tools OpenAI rejects a tool_choice: it is left out.
 	f(`{"model":"m",`+msgs+`,"tool_choice":{"type":"any"}}`, `{"model":"m",`+msgs+`}`)
-	f(`{"model":"m",`+msgs+`,"tools":[{"type":"custom","name":"g","description":"d"}]}`,
-		`{"model":"m",`+msgs+`,"tools":[{"type":"function","function":{"name":"g","description":"d","parameters":{"type":"object","properties":{}}}}]}`)
+	f(`{"model":"m",`+msgs+`,"tools":[{"type":"custom","name":"g","description":"d","strict":true}]}`,
+		`{"model":"m",`+msgs+`,"tools":[{"type":"function","function":{"name":"g","description":"d","parameters":{"type":"object","properties":{}},"strict":true}}]}`)
 
 	// thinking and output_config.
 	f(`{"model":"m",`+msgs+`,"thinking":{"type":"enabled","budget_tokens":2048}}`, `{"model":"m",`+msgs+`,"reasoning":{"max_tokens":2048}}`)
@@ -278,6 +278,7 @@ func TestInboundRequestSDK(t *testing.T) {
 	tool := sdk.ToolUnionParamOfTool(schema, "get_weather")
 	tool.OfTool.Description = sdk.String("Current weather for a city.")
 	tool.OfTool.CacheControl = sdk.NewCacheControlEphemeralParam()
+	tool.OfTool.Strict = sdk.Bool(true)
 	p := sdk.MessageNewParams{
 		Model:         "openai/gpt-4.1",
 		MaxTokens:     1024,
@@ -346,7 +347,7 @@ func TestInboundRequestSDK(t *testing.T) {
 		t.Fatalf("parameters lost: %s", out)
 	}
 	if !bytes.Contains(out, []byte(`{"type":"text","text":"Cached rules.","cache_control":{"type":"ephemeral"}}`)) ||
-		!bytes.Contains(out, []byte(`}},"cache_control":{"type":"ephemeral"}}]`)) {
+		!bytes.Contains(out, []byte(`"strict":true},"cache_control":{"type":"ephemeral"}}]`)) {
 		t.Fatalf("cache_control lost: %s", out)
 	}
 }
