@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_FLAGS ?= -race -shuffle=on -count=1 -timeout 15m
 
-.PHONY: help run build test test-short bench bench-overhead lint fmt clean
+.PHONY: help run build test test-short bench bench-overhead cluster-demo lint fmt clean
 
 help: ## show the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -42,6 +42,36 @@ bench-overhead: build ## SPEC §9 overhead table: direct vs floor vs Tollgate on
 	    --md $(BENCH_OUT)/$$name.md --json-out $(BENCH_OUT)/$$name.json --plot $(BENCH_OUT)/$$name.svg "$$@" || { kill $$pid; exit 1; }; \
 	  kill $$pid; wait $$pid 2>/dev/null || true; \
 	done
+
+CLUSTER_DEMO_DIR ?= tollgate-cluster-demo
+
+cluster-demo: build ## run a 3-node cluster on this machine with a mock provider (Ctrl-C stops it)
+	@set -e; dir=$(CLUSTER_DEMO_DIR); mkdir -p $$dir; \
+	key=$$(head -c 32 /dev/urandom | base64); \
+	for i in 1 2 3; do \
+	  join=$$(for j in 1 2 3; do [ $$j = $$i ] || printf '"127.0.0.1:710%s", ' $$j; done); \
+	  printf '%s\n' \
+	    "node: {name: node$$i, region: local, data_dir: $$dir/node$$i}" \
+	    "listen: {api: 127.0.0.1:810$$i, admin: 127.0.0.1:820$$i}" \
+	    "admin_key: demo-admin-key" \
+	    "log: {level: warn}" \
+	    "cluster: {enabled: true, bind: 127.0.0.1:710$$i, join: [$${join%, }], profile: local, secret_key: \"$$key\", label: tollgate-demo}" \
+	    "providers: [{name: mock, base_url: \"http://127.0.0.1:8089/v1\"}]" \
+	    "models: [{id: demo/chat, context_length: 8192, endpoints: [{provider: mock, upstream_model: mock-chat, pricing: {prompt: 1, completion: 2}}]}]" \
+	    "accounts: [{name: demo, credits: 10, keys: [{name: demo, key: sk-tg-demo-cluster-0123456789abcdef}]}]" \
+	    > $$dir/node$$i.yaml; \
+	done; \
+	pids=; trap 'kill $$pids 2>/dev/null; wait' INT TERM EXIT; \
+	./$(BIN) mock --addr 127.0.0.1:8089 >$$dir/mock.log 2>&1 & pids="$$pids $$!"; \
+	for i in 1 2 3; do ./$(BIN) serve --config $$dir/node$$i.yaml 2>$$dir/node$$i.log & pids="$$pids $$!"; done; \
+	for i in 1 2 3; do \
+	  until ./$(BIN) cluster members --server http://127.0.0.1:820$$i --admin-key demo-admin-key --json 2>/dev/null | grep -q '"members_alive":3'; do sleep 0.2; done; \
+	done; \
+	./$(BIN) cluster members --server http://127.0.0.1:8201 --admin-key demo-admin-key; \
+	echo; \
+	echo "3 nodes up: API http://127.0.0.1:8101 | 8102 | 8103 (admin 8201 | 8202 | 8203), key sk-tg-demo-cluster-0123456789abcdef"; \
+	echo "configs and logs in $$dir/; Ctrl-C stops everything"; \
+	wait
 
 lint: ## go vet + staticcheck (pinned)
 	$(GO) vet ./...

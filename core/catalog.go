@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tollgate/tollgate/core/api"
+	"github.com/tollgate/tollgate/core/provider"
 	"github.com/tollgate/tollgate/routing"
 )
 
@@ -88,6 +89,9 @@ func badCatalog(msg string) *api.Error {
 }
 
 func decodeStrict(body []byte, v any) *api.Error {
+	if err := provider.CheckJSON(body); err != nil {
+		return badCatalog("invalid JSON body: " + err.Error())
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()

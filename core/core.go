@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -102,7 +103,7 @@ func New(o Options) (*Gateway, error) {
 		apiHandler = g.clusteredAPIHandler
 	}
 	g.apiSrv = &fasthttp.Server{
-		Handler:               apiHandler,
+		Handler:               g.recoverer(apiHandler),
 		Name:                  "tollgate",
 		ReadTimeout:           cfg.Server.ReadTimeout,
 		IdleTimeout:           cfg.Server.IdleTimeout,
@@ -118,7 +119,7 @@ func New(o Options) (*Gateway, error) {
 		// readers are bounded by the stream's per-write flushes instead.
 	}
 	g.adminSrv = &fasthttp.Server{
-		Handler:               g.adminHandler,
+		Handler:               g.recoverer(g.adminHandler),
 		Name:                  "tollgate-admin",
 		ReadTimeout:           cfg.Server.ReadTimeout,
 		IdleTimeout:           cfg.Server.IdleTimeout,
@@ -458,4 +459,18 @@ func (g *Gateway) adminCluster(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
+}
+
+// recoverer turns a panic in a handler — a bug — into a logged 500 for that
+// request instead of a crashed node.
+func (g *Gateway) recoverer(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		defer func() {
+			if r := recover(); r != nil {
+				g.log.Error("BUG: handler panic", "path", string(ctx.Path()), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				api.WriteError(ctx, &api.Error{Status: fasthttp.StatusInternalServerError, Message: "internal error"})
+			}
+		}()
+		h(ctx)
+	}
 }

@@ -29,7 +29,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newMockCmd(), newConfigCmd(), newVersionCmd(), newModelsCmd(),
-		newKeysCmd(), newCreditsCmd(), newAccountsCmd())
+		newKeysCmd(), newCreditsCmd(), newAccountsCmd(), newClusterCmd(), newBenchCmd())
 	return root
 }
 

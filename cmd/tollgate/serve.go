@@ -13,8 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/spf13/cobra"
 
+	"github.com/tollgate/tollgate/cluster"
 	"github.com/tollgate/tollgate/core"
 	"github.com/tollgate/tollgate/core/catalogstore"
 	"github.com/tollgate/tollgate/core/config"
@@ -75,47 +77,18 @@ func serve(ctx context.Context, out io.Writer, cfgPath string, dryRun bool) erro
 		cfg = demo.cfg
 	}
 	if dryRun {
+		if cfg.Cluster.Enabled {
+			cc := clusterConfig(cfg, cfg.Listen.API, cfg.Listen.Admin, 1, slog.Default())
+			cc.EnsureDefaults()
+			if err := cc.Validate(); err != nil {
+				return fmt.Errorf("%s: %w", cfgPath, err)
+			}
+		}
 		fmt.Fprintf(out, "%s: config OK (%d providers, %d models, %d accounts)\n", cfgPath, len(cfg.Providers), len(cfg.Models), len(cfg.Accounts))
 		return nil
 	}
 	log := newLogger(cfg.Log, os.Stderr)
 
-	router, err := routing.New(core.RoutingConfig(cfg), core.Catalog(cfg), time.Now, uint64(time.Now().UnixNano()))
-	if err != nil {
-		return fmt.Errorf("cannot build catalog: %w", err)
-	}
-	ups, err := core.Upstreams(cfg)
-	if err != nil {
-		return err
-	}
-	cat, err := catalogstore.Open(filepath.Join(cfg.Node.DataDir, "catalog"), nil)
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
-	recs, err := cat.Load()
-	if err != nil {
-		log.Warn("skipped unreadable catalog records", "error", err)
-	}
-	if _, err := router.ApplyAll(recs); err != nil {
-		log.Warn("skipped invalid catalog records", "error", err)
-	}
-	led, err := ledger.Open(core.LedgerConfig(cfg, log))
-	if err != nil {
-		return fmt.Errorf("cannot open the ledger in %s: %w", cfg.Node.DataDir, err)
-	}
-	defer func() {
-		if err := led.Close(); err != nil {
-			log.Error("cannot close the ledger", "error", err)
-		}
-	}()
-	if err := led.Seed(core.SeedAccounts(cfg)); err != nil {
-		return fmt.Errorf("cannot seed accounts from config: %w", err)
-	}
-	gw, err := core.New(core.Options{Config: cfg, Router: router, Upstreams: ups, Ledger: led, Catalog: cat, Logger: log})
-	if err != nil {
-		return err
-	}
 	apiLn, err := net.Listen("tcp", cfg.Listen.API)
 	if err != nil {
 		return fmt.Errorf("cannot listen on listen.api %s: %w", cfg.Listen.API, err)
@@ -125,6 +98,14 @@ func serve(ctx context.Context, out io.Writer, cfgPath string, dryRun bool) erro
 		apiLn.Close()
 		return fmt.Errorf("cannot listen on listen.admin %s: %w", cfg.Listen.Admin, err)
 	}
+	n, err := openNode(cfg, log, apiLn.Addr().String(), adminLn.Addr().String(), nil)
+	if err != nil {
+		apiLn.Close()
+		adminLn.Close()
+		return err
+	}
+	defer n.close()
+	gw := n.gw
 	log.Info("tollgate started", "version", version, "node", cfg.Node.Name, "region", cfg.Node.Region,
 		"api", apiLn.Addr().String(), "admin", adminLn.Addr().String(), "models", len(cfg.Models), "providers", len(cfg.Providers))
 	if demo != nil {
@@ -149,8 +130,114 @@ func serve(ctx context.Context, out io.Writer, cfgPath string, dryRun bool) erro
 	if err := gw.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	n.close()
 	log.Info("stopped")
 	return nil
+}
+
+// node is one gateway's parts: its stores, router, gateway and (when
+// clustered) its cluster membership. serve and the in-process cluster
+// tests build it the same way.
+type node struct {
+	log    *slog.Logger
+	router *routing.Router
+	cat    *catalogstore.Store
+	led    *ledger.Ledger
+	gw     *core.Gateway
+	cn     *clusterNode // nil without a cluster
+}
+
+// openNode opens the catalog store and the ledger, seeds the configured
+// accounts, builds the router and the gateway and, with cluster.enabled,
+// starts the cluster. apiAddr and adminAddr are the bound listeners,
+// advertised to peers. tune, if set, adjusts the cluster config (tests
+// plug a fault-injecting transport and fast timings in). The caller
+// serves n.gw and shuts it down before n.close.
+func openNode(cfg *config.Config, log *slog.Logger, apiAddr, adminAddr string, tune func(*cluster.Config)) (n *node, err error) {
+	router, err := routing.New(core.RoutingConfig(cfg), core.Catalog(cfg), time.Now, uint64(time.Now().UnixNano()))
+	if err != nil {
+		return nil, fmt.Errorf("cannot build catalog: %w", err)
+	}
+	ups, err := core.Upstreams(cfg)
+	if err != nil {
+		return nil, err
+	}
+	n = &node{log: log, router: router}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	if n.cat, err = catalogstore.Open(filepath.Join(cfg.Node.DataDir, "catalog"), nil); err != nil {
+		return nil, err
+	}
+	recs, lerr := n.cat.Load()
+	if lerr != nil {
+		log.Warn("skipped unreadable catalog records", "error", lerr)
+	}
+	if _, aerr := router.ApplyAll(recs); aerr != nil {
+		log.Warn("skipped invalid catalog records", "error", aerr)
+	}
+	if n.led, err = ledger.Open(core.LedgerConfig(cfg, log)); err != nil {
+		return nil, fmt.Errorf("cannot open the ledger in %s: %w", cfg.Node.DataDir, err)
+	}
+	if err = n.led.Seed(core.SeedAccounts(cfg)); err != nil {
+		return nil, fmt.Errorf("cannot seed accounts from config: %w", err)
+	}
+	set := metrics.NewSet()
+	opts := core.Options{Config: cfg, Router: router, Upstreams: ups, Ledger: n.led, Catalog: n.cat, Logger: log, Metrics: set}
+	if cfg.Cluster.Enabled {
+		// The cluster exists before the gateway (which shows it and
+		// gossips its catalog changes through it) and starts after it
+		// (gossiped catalog records are applied through the gateway).
+		cc := clusterConfig(cfg, apiAddr, adminAddr, n.led.Epoch(), log)
+		if tune != nil {
+			tune(&cc)
+		}
+		cn, cerr := newClusterNode(cc, n.led, router, set, log)
+		if cerr != nil {
+			return nil, cerr
+		}
+		opts.Cluster, opts.OnCatalogChange = cn.c, cn.catalogChanged
+		n.cn = cn
+	}
+	if n.gw, err = core.New(opts); err != nil {
+		n.cn = nil // never started
+		return nil, err
+	}
+	if n.cn != nil {
+		if err = startCluster(n.cn, n.gw); err != nil {
+			n.cn = nil
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// close leaves the cluster (after broadcasting the last ledger changes),
+// then closes the ledger and the catalog store, in that order: no gossip
+// merge may reach a closed ledger. The gateway must have stopped serving.
+func (n *node) close() {
+	if n.cn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := n.cn.shutdown(ctx); err != nil {
+			n.log.Warn("cluster shutdown incomplete", "error", err)
+		}
+		cancel()
+		n.cn = nil
+	}
+	if n.led != nil {
+		if err := n.led.Close(); err != nil {
+			n.log.Error("cannot close the ledger", "error", err)
+		}
+		n.led = nil
+	}
+	if n.cat != nil {
+		if err := n.cat.Close(); err != nil {
+			n.log.Error("cannot close the catalog store", "error", err)
+		}
+		n.cat = nil
+	}
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -19,6 +19,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tollgate/tollgate/core/peek"
+	"github.com/tollgate/tollgate/core/provider"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
 )
@@ -552,6 +553,9 @@ func decodeObject(body []byte) (map[string]json.RawMessage, *Error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return m, nil
 	}
+	if err := provider.CheckJSON(body); err != nil {
+		return nil, errorf(fasthttp.StatusBadRequest, "the body must be a JSON object: "+err.Error())
+	}
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, errorf(fasthttp.StatusBadRequest, "the body must be a JSON object: "+err.Error())
 	}
@@ -894,6 +898,9 @@ func queryTime(raw json.RawMessage, field string, def time.Time) (time.Time, *Er
 func parseAnalytics(body []byte, now time.Time) (q ledger.AnalyticsQuery, account string, e *Error) {
 	var req analyticsRequest
 	if len(bytes.TrimSpace(body)) > 0 {
+		if err := provider.CheckJSON(body); err != nil {
+			return q, "", errorf(fasthttp.StatusBadRequest, "invalid analytics query: "+err.Error())
+		}
 		if err := json.Unmarshal(body, &req); err != nil {
 			return q, "", errorf(fasthttp.StatusBadRequest, "invalid analytics query: "+err.Error())
 		}

@@ -3,6 +3,8 @@ package api
 import (
 	"bufio"
 	"errors"
+	"fmt"
+	"runtime/debug"
 
 	"sync"
 	"time"
@@ -46,6 +48,14 @@ func (a *API) startStream(ctx *fasthttp.RequestCtx, st *reqState, cand routing.C
 func (st *reqState) writeStream(w *bufio.Writer) {
 	a := st.a
 	defer func() {
+		if r := recover(); r != nil {
+			// A bug: end this stream, keep the node. The state is not
+			// reused since it may be inconsistent.
+			a.log.Error("BUG: stream writer panic", "gen", st.genID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			a.watch.remove(st)
+			a.inflight.Add(-1)
+			return
+		}
 		a.inflight.Add(-1)
 		a.putState(st)
 	}()

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -187,3 +188,18 @@ func IsContextLengthError(msg []byte) bool {
 }
 
 func timeUntilMs(t time.Time) int64 { return time.Until(t).Milliseconds() }
+
+// CheckJSON validates b strictly (RFC 8259, UTF-8, nesting ≤ peek.MaxDepth)
+// before it reaches a reflection decoder: go-json v0.10 can panic on some
+// malformed inputs (a key ending in a lone backslash, goccy/go-json#604), so
+// no upstream or client byte reaches it unchecked.
+func CheckJSON(b []byte) error {
+	end, err := peek.SkipValue(b, 0)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b[end:])) != 0 {
+		return errors.New("trailing data after JSON value")
+	}
+	return nil
+}

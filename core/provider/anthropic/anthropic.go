@@ -133,6 +133,9 @@ func finishReason(native string) string {
 func (Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider.Result, error) {
 	res := &provider.Result{}
 	var m message
+	if err := provider.CheckJSON(body); err != nil {
+		return dst, res, err
+	}
 	if err := json.Unmarshal(body, &m); err != nil {
 		return dst, res, err
 	}
@@ -307,7 +310,9 @@ func inBandError(e *apiError, raw []byte) *provider.Failure {
 func (Adapter) ReadError(status int, h *fasthttp.ResponseHeader, body []byte) *provider.Failure {
 	var m message
 	f := &provider.Failure{}
-	if err := json.Unmarshal(body, &m); err == nil && m.Error != nil {
+	if provider.CheckJSON(body) != nil {
+		// not JSON: described below from the status and raw body
+	} else if err := json.Unmarshal(body, &m); err == nil && m.Error != nil {
 		f.Type, f.Message = m.Error.Type, m.Error.Message
 	}
 	if f.Message == "" {

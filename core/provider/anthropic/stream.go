@@ -136,6 +136,9 @@ func (s *stream) Event(dst []byte, ev *sse.Event) ([]byte, error) {
 	}
 	s.ev = streamEvent{}
 	s.ev.Usage = usage{InputTokens: -1, OutputTokens: -1, CacheCreationInputTokens: -1, CacheReadInputTokens: -1}
+	if err := provider.CheckJSON(data); err != nil {
+		return dst, malformed(data, err)
+	}
 	if err := json.UnmarshalNoEscape(data, &s.ev); err != nil {
 		return dst, malformed(data, err)
 	}

@@ -227,6 +227,9 @@ func (Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider.R
 	res := &provider.Result{}
 	var r generateResponse
 	r.UsageMetadata.reset()
+	if err := provider.CheckJSON(body); err != nil {
+		return dst, res, err
+	}
 	if err := json.Unmarshal(body, &r); err != nil {
 		return dst, res, err
 	}
@@ -410,6 +413,9 @@ func inBandError(e *apiError, raw []byte) *provider.Failure {
 func (Adapter) ReadError(status int, h *fasthttp.ResponseHeader, body []byte) *provider.Failure {
 	var e *apiError
 	b := bytes.TrimSpace(body)
+	if provider.CheckJSON(b) != nil {
+		b = nil // not JSON: described from the status and raw body
+	}
 	if len(b) > 0 && b[0] == '[' {
 		var list []generateResponse
 		if json.Unmarshal(b, &list) == nil && len(list) > 0 {

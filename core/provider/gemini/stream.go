@@ -73,6 +73,9 @@ func (s *stream) Event(dst []byte, ev *sse.Event) ([]byte, error) {
 	r.PromptFeedback.BlockReason = ""
 	r.Error = nil
 	r.UsageMetadata.reset()
+	if err := provider.CheckJSON(data); err != nil {
+		return dst, malformed(data, err)
+	}
 	if err := json.UnmarshalNoEscape(data, r); err != nil {
 		return dst, malformed(data, err)
 	}
