@@ -102,12 +102,14 @@ func Catalog(cfg *config.Config) routing.Catalog {
 // LedgerConfig maps the node and ledger sections for ledger.Open.
 func LedgerConfig(cfg *config.Config, log *slog.Logger) ledger.Config {
 	return ledger.Config{
-		Dir:                filepath.Join(cfg.Node.DataDir, "ledger"),
-		Node:               cfg.Node.Name,
-		Region:             cfg.Node.Region,
-		Durability:         ledger.Durability(cfg.Ledger.Durability),
-		PartitionAllowance: cfg.Ledger.PartitionAllowance.Nano(),
-		Logger:             log,
+		Dir:                 filepath.Join(cfg.Node.DataDir, "ledger"),
+		Node:                cfg.Node.Name,
+		Region:              cfg.Node.Region,
+		Durability:          ledger.Durability(cfg.Ledger.Durability),
+		PartitionAllowance:  cfg.Ledger.PartitionAllowance.Nano(),
+		GenerationRetention: cfg.Ledger.GenerationRetention,
+		MaxDimensionValues:  cfg.Ledger.MaxDimensionValues,
+		Logger:              log,
 	}
 }
 

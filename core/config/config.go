@@ -73,6 +73,12 @@ type Cluster struct {
 type Ledger struct {
 	Durability         string `yaml:"durability"`          // group (default) | sync
 	PartitionAllowance USD    `yaml:"partition_allowance"` // default 1 USD per key
+	// GenerationRetention is how long generation records are kept (0 = the
+	// ledger's default, 720h).
+	GenerationRetention time.Duration `yaml:"generation_retention"`
+	// MaxDimensionValues caps distinct tag/app/user values per account per
+	// hour in the rollups; more go to "(other)" (0 = default 1000).
+	MaxDimensionValues int `yaml:"max_dimension_values"`
 }
 
 // Limits are request admission limits.
