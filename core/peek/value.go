@@ -168,40 +168,54 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
-// AppendString appends s as a JSON string literal to dst.
-func AppendString(dst []byte, s string) []byte {
+// AppendString appends s as a JSON string literal to dst (invalid UTF-8
+// becomes U+FFFD).
+func AppendString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+
+// AppendStringBytes appends raw bytes as a JSON string, escaped the way
+// peek.AppendString does (invalid UTF-8 becomes U+FFFD) without converting
+// to a string first.
+func AppendStringBytes(dst, s []byte) []byte { return appendJSONString(dst, s) }
+
+func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
+	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			dst = append(dst, c)
 			i++
 			continue
 		}
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				const hexd = "0123456789abcdef"
-				dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+		if c >= utf8.RuneSelf {
+			// At most 4 bytes: the conversion uses a stack buffer.
+			r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
 			}
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
 			i++
+			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			const hexd = "0123456789abcdef"
+			dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
 		}
-		i += size
+		i++
+		start = i
 	}
+	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }

@@ -203,3 +203,20 @@ func CheckJSON(b []byte) error {
 	}
 	return nil
 }
+
+// ParseDataURL splits "data:<media type>;base64,<data>".
+func ParseDataURL(u string) (mediaType, data string, ok bool) {
+	rest, found := strings.CutPrefix(u, "data:")
+	if !found {
+		return "", "", false
+	}
+	meta, data, found := strings.Cut(rest, ",")
+	if !found {
+		return "", "", false
+	}
+	mediaType, b64 := strings.CutSuffix(meta, ";base64")
+	if !b64 || mediaType == "" {
+		return "", "", false
+	}
+	return mediaType, data, true
+}

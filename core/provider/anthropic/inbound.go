@@ -768,7 +768,7 @@ func (e *inEncoder) assistant(path string) error {
 			if len(in) == 0 || peek.IsNull(in) {
 				in = []byte("{}")
 			}
-			e.b = appendJSONString(e.b, in)
+			e.b = peek.AppendStringBytes(e.b, in)
 			e.b = append(e.b, "}}"...)
 		}
 		e.b = append(e.b, ']')
@@ -1077,7 +1077,7 @@ func InboundResponse(dst, openaiBody []byte) ([]byte, error) {
 			b = append(b, ',')
 		}
 		b = append(b, `{"type":"text","text":`...)
-		b = appendJSONString(b, text)
+		b = peek.AppendStringBytes(b, text)
 		b = append(b, '}')
 		n++
 	}
@@ -1350,9 +1350,9 @@ func (s *InboundStream) start(b []byte, id, model string) []byte {
 	s.model = append(s.model[:0], model...)
 	b = appendEvent(b, "message_start")
 	b = append(b, `{"type":"message_start","message":{"id":`...)
-	b = appendJSONString(b, s.id)
+	b = peek.AppendStringBytes(b, s.id)
 	b = append(b, `,"type":"message","role":"assistant","model":`...)
-	b = appendJSONString(b, s.model)
+	b = peek.AppendStringBytes(b, s.model)
 	b = append(b, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0}}}`...)
 	return endEvent(b)
 }

@@ -207,23 +207,6 @@ func parseContent(raw json.RawMessage, dst []contentPart) ([]contentPart, error)
 	return dst, badRequest("message content must be a string or an array of content parts")
 }
 
-// parseDataURL splits "data:<media type>;base64,<data>".
-func parseDataURL(u string) (mediaType, data string, ok bool) {
-	rest, found := strings.CutPrefix(u, "data:")
-	if !found {
-		return "", "", false
-	}
-	meta, data, found := strings.Cut(rest, ",")
-	if !found {
-		return "", "", false
-	}
-	mediaType, b64 := strings.CutSuffix(meta, ";base64")
-	if !b64 || mediaType == "" {
-		return "", "", false
-	}
-	return mediaType, data, true
-}
-
 func (p *contentPart) imageURL() (string, error) {
 	v := bytes.TrimSpace(p.ImageURL)
 	if len(v) > 0 && v[0] == '"' {
@@ -302,7 +285,7 @@ func appendMediaBlock(b []byte, kind, u string, cc json.RawMessage) ([]byte, err
 	b = append(b, `,"source":`...)
 	switch {
 	case strings.HasPrefix(u, "data:"):
-		mt, data, ok := parseDataURL(u)
+		mt, data, ok := provider.ParseDataURL(u)
 		if !ok {
 			return b, badRequest("a data: URL must be base64 with a media type (data:<type>;base64,<data>)")
 		}

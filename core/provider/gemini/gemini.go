@@ -35,7 +35,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
 	"github.com/valyala/fasthttp"
@@ -218,7 +217,7 @@ func appendToolCall(dst []byte, index int, fc *functionCall) []byte {
 	if len(args) == 0 || peek.IsNull(args) {
 		args = []byte("{}")
 	}
-	dst = appendJSONString(dst, args)
+	dst = peek.AppendStringBytes(dst, args)
 	return append(dst, "}}"...)
 }
 
@@ -271,12 +270,12 @@ func (Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider.R
 	if len(text) == 0 && nCalls > 0 {
 		dst = append(dst, "null"...)
 	} else {
-		dst = appendJSONString(dst, text)
+		dst = peek.AppendStringBytes(dst, text)
 	}
 	res.OutputBytes = len(text) + len(thoughts)
 	if len(thoughts) > 0 && !exclude {
 		dst = append(dst, `,"reasoning":`...)
-		dst = appendJSONString(dst, thoughts)
+		dst = peek.AppendStringBytes(dst, thoughts)
 	}
 	if nCalls > 0 {
 		dst = append(dst, `,"tool_calls":[`...)
@@ -444,49 +443,4 @@ func (Adapter) ReadError(status int, h *fasthttp.ResponseHeader, body []byte) *p
 		}
 	}
 	return f
-}
-
-// appendJSONString appends raw bytes as a JSON string, escaped the way
-// peek.AppendString does (invalid UTF-8 becomes U+FFFD) without converting
-// to a string first.
-func appendJSONString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRune(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			const hexd = "0123456789abcdef"
-			dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
