@@ -265,7 +265,8 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 		st.attempt = append(st.attempt, attemptInfo{Provider: ep.Provider, Model: ep.Model, Error: "provider not configured", kind: routing.ErrConnect})
 		return false, false, nil
 	}
-	if st.kind != peek.KindChat && up.Protocol != "openai" {
+	emb, _ := up.Adapter.(provider.Embedder)
+	if st.kind != peek.KindChat && up.Protocol != "openai" && !(st.kind == peek.KindEmbedding && emb != nil) {
 		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model,
 			Error: "provider protocol " + up.Protocol + " does not serve this endpoint", kind: routing.ErrBadRequest})
 		return false, false, nil
@@ -276,7 +277,11 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 		Kind: st.kind, Scratch: st.call.Scratch[:0],
 	}
 	req.Reset()
-	if err := up.Adapter.WriteChat(req, &st.call); err != nil {
+	write := up.Adapter.WriteChat
+	if st.kind == peek.KindEmbedding && emb != nil {
+		write = emb.WriteEmbeddings
+	}
+	if err := write(req, &st.call); err != nil {
 		// A valid OpenAI request this protocol cannot express (audio to
 		// Anthropic, say): another candidate may take it; 400 if none can.
 		var br *peek.BadRequest
@@ -345,7 +350,11 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 	body := resp.Body()
 	latency := time.Since(t0)
 	st.upstream += latency
-	out, res, rerr := up.Adapter.ReadChat(st.out[:0], body, &st.call)
+	read := up.Adapter.ReadChat
+	if st.kind == peek.KindEmbedding && emb != nil {
+		read = emb.ReadEmbeddings
+	}
+	out, res, rerr := read(st.out[:0], body, &st.call)
 	st.out = out
 	if rerr != nil {
 		fasthttp.ReleaseResponse(resp)

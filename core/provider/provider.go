@@ -33,6 +33,16 @@ type Adapter interface {
 	ReadError(status int, header *fasthttp.ResponseHeader, body []byte) *Failure
 }
 
+// Embedder is implemented by adapters of protocols whose embeddings API
+// differs from OpenAI's (Gemini's embedContent/batchEmbedContents): the
+// client's OpenAI /embeddings request goes out translated and the answer
+// comes back as an OpenAI embeddings list with usage and cost. OpenAI-
+// protocol upstreams need none: /embeddings passes through WriteChat.
+type Embedder interface {
+	WriteEmbeddings(req *fasthttp.Request, c *Call) error
+	ReadEmbeddings(dst, body []byte, c *Call) ([]byte, *Result, error)
+}
+
 // Stream translates one upstream event stream into OpenAI chunks.
 type Stream interface {
 	// Event appends the client frames ("data: {...}\n\n") for one upstream
