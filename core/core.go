@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -66,7 +67,9 @@ type Gateway struct {
 	apiSrv   *fasthttp.Server
 	adminSrv *fasthttp.Server
 	wg       sync.WaitGroup
-	started  time.Time
+	// peerClient forwards requests to other cluster members.
+	peerClient fasthttp.Client
+	started    time.Time
 }
 
 // New builds a gateway; Serve starts it.
@@ -296,11 +299,54 @@ func (g *Gateway) clusterReady() error {
 // clusteredAPIHandler is the public handler of a clustered node: /readyz
 // gets the partition report, everything else goes straight to the API.
 func (g *Gateway) clusteredAPIHandler(ctx *fasthttp.RequestCtx) {
-	if string(ctx.Path()) == "/readyz" {
+	switch string(ctx.Path()) {
+	case "/readyz":
 		g.readyz(ctx)
 		return
+	case "/api/v1/generation", "/v1/generation":
+		if g.forwardGeneration(ctx) {
+			return
+		}
 	}
 	g.API.Handler(ctx)
+}
+
+// forwardGeneration answers GET /generation?id= for a generation another
+// member served (the id names the node) by asking that member, with the
+// caller's own credentials; the member checks them against its replica of
+// the keys. It reports false when this node should answer itself.
+func (g *Gateway) forwardGeneration(ctx *fasthttp.RequestCtx) bool {
+	id := string(ctx.QueryArgs().Peek("id"))
+	node := ledger.GenerationNode(id)
+	if node == "" || node == g.o.Ledger.Node() {
+		return false
+	}
+	m, ok := g.o.Cluster.Member(node)
+	if !ok || m.State != cluster.MemberAlive || m.APIAddr == "" {
+		api.WriteError(ctx, &api.Error{Status: fasthttp.StatusBadGateway,
+			Message:  fmt.Sprintf("generation %s was served by node %q, which is not reachable now", id, node),
+			Metadata: map[string]any{"node": node}})
+		return true
+	}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + m.APIAddr + string(ctx.Path()) + "?id=" + url.QueryEscape(id))
+	req.Header.SetMethod(fasthttp.MethodGet)
+	if v := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization); len(v) > 0 {
+		req.Header.SetBytesV(fasthttp.HeaderAuthorization, v)
+	}
+	req.Header.Set("X-Tollgate-Forwarded-By", g.o.Ledger.Node())
+	if err := g.peerClient.DoTimeout(req, resp, 5*time.Second); err != nil {
+		api.WriteError(ctx, &api.Error{Status: fasthttp.StatusBadGateway,
+			Message:  fmt.Sprintf("cannot reach node %q for generation %s: %v", node, id, err),
+			Metadata: map[string]any{"node": node}})
+		return true
+	}
+	ctx.SetStatusCode(resp.StatusCode())
+	ctx.SetContentTypeBytes(resp.Header.ContentType())
+	ctx.SetBody(resp.Body())
+	return true
 }
 
 func (g *Gateway) readyz(ctx *fasthttp.RequestCtx) {

@@ -293,6 +293,8 @@ func TestClusterInProcess(t *testing.T) {
 		// fasthttp client pools reap idle connections on their own
 		// schedule (MaxIdleConnDuration) and then exit.
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*Client).mCleaner"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
 	}
 	t.Cleanup(func() {
 		// Runs last: every node has shut down. memberlist's Shutdown does
@@ -524,6 +526,28 @@ func TestClusterInProcess(t *testing.T) {
 		st := n.n.cn.c.Stats()
 		if st.RejectedKey+st.RejectedLabel != 0 {
 			t.Fatalf("%s: gossip rejected: %+v", n.name, st)
+		}
+	}
+	// GET /generation on any node answers for a generation another node
+	// served: the id names the node, which is asked.
+	{
+		req, _ := http.NewRequest("POST", a.api+"/api/v1/chat/completions", strings.NewReader(clusterBody))
+		req.Header.Set("Authorization", "Bearer "+clusterUserKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := clusterHTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		id := resp.Header.Get("X-Generation-Id")
+		var out struct {
+			Data struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		if st := httpJSON(t, "GET", b.api+"/api/v1/generation?id="+id, clusterUserKey, nil, "", &out); st != 200 || out.Data.ID != id {
+			t.Fatalf("GET /generation of a's %s on b: status %d, id %q", id, st, out.Data.ID)
 		}
 	}
 }

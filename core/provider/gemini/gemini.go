@@ -25,6 +25,10 @@
 // counts them. A prompt Gemini blocks (promptFeedback.blockReason) ends
 // with finish_reason content_filter.
 //
+// OpenAI /embeddings requests go out as one batchEmbedContents call (see
+// WriteEmbeddings) and come back as an OpenAI embeddings list, floats or
+// base64, with prompt tokens estimated (Gemini reports none).
+//
 // Imported by core (wiring) only; it imports core/provider, core/peek and
 // core/sse.
 package gemini
