@@ -85,7 +85,11 @@ func newEnvRouting(t testing.TB, rc routing.Config, mocks []mockSpec, models, ex
 	b.WriteString("node: {name: test-node}\nadmin_key: test-admin-key\nproviders:\n")
 	for _, m := range mocks {
 		if m.url != "" {
-			fmt.Fprintf(&b, "  - {name: %s, base_url: %q%s}\n", m.name, m.url, m.extra)
+			proto := m.protocol
+			if proto == "" {
+				proto = "openai"
+			}
+			fmt.Fprintf(&b, "  - {name: %s, protocol: %s, base_url: %q%s}\n", m.name, proto, m.url, m.extra)
 			continue
 		}
 		s := mock.New(m.cfg)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/bench/mock"
+	"github.com/tollgate/tollgate/core"
+	"github.com/tollgate/tollgate/core/config"
 	"github.com/tollgate/tollgate/ledger"
 )
 
@@ -193,4 +195,25 @@ func waitReady(t *testing.T, url string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s not ready", url)
+}
+
+func TestAddBuiltin(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte("accounts: [{name: a, credits: 1, keys: [{name: k, key: sk-tg-test-0123456789abcdef}]}]\n"), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GROQ_API_KEY": "gsk-test", "OPENAI_API_KEY": "sk-test"}
+	if err := addBuiltin(cfg, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, p := range cfg.Providers {
+		names[p.Name] = true
+	}
+	if !names["groq"] || !names["openai"] || len(cfg.Providers) != 2 || len(cfg.Models) == 0 {
+		t.Fatalf("providers %v, %d models", names, len(cfg.Models))
+	}
+	if _, err := core.Upstreams(cfg); err != nil {
+		t.Fatalf("built-in providers do not assemble: %v", err)
+	}
 }

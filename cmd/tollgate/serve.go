@@ -76,6 +76,13 @@ func serve(ctx context.Context, out io.Writer, cfgPath string, dryRun bool) erro
 		defer demo.Close()
 		cfg = demo.cfg
 	}
+	// Real providers whose usual API key variable is set join a config that
+	// names no providers of its own (and the demo's simulated ones).
+	if len(cfg.Providers) == 0 || demo != nil {
+		if err := addBuiltin(cfg, os.LookupEnv); err != nil {
+			return err
+		}
+	}
 	if dryRun {
 		if cfg.Cluster.Enabled {
 			cc := clusterConfig(cfg, cfg.Listen.API, cfg.Listen.Admin, 1, slog.Default())
@@ -248,4 +255,20 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// addBuiltin adds the built-in providers enabled by environment variables
+// and their models, then re-validates the config.
+func addBuiltin(cfg *config.Config, lookup func(string) (string, bool)) error {
+	provs, models := config.Builtin(lookup)
+	if len(provs) == 0 {
+		return nil
+	}
+	cfg.Providers = append(cfg.Providers, provs...)
+	cfg.Models = append(cfg.Models, models...)
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("built-in providers: %w", err)
+	}
+	return nil
 }
