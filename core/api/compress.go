@@ -99,7 +99,7 @@ func (a *API) middleOut(st *reqState) (bool, error) {
 			body = append(body, ',')
 		}
 		mem := st.body[sp.Start:sp.End]
-		if peek.KeyIs(memberKey(mem), "messages") {
+		if peek.KeyIs(peek.MemberKey(mem), "messages") {
 			body = append(body, `"messages":`...)
 			body = append(body, msgs...)
 			continue
@@ -112,20 +112,4 @@ func (a *API) middleOut(st *reqState) (bool, error) {
 		return false, err
 	}
 	return true, nil
-}
-
-// memberKey returns the raw key of a member's text `"key": value`.
-func memberKey(mem []byte) []byte {
-	if len(mem) < 2 || mem[0] != '"' {
-		return nil
-	}
-	for i := 1; i < len(mem); i++ {
-		switch mem[i] {
-		case '\\':
-			i++
-		case '"':
-			return mem[1:i]
-		}
-	}
-	return nil
 }

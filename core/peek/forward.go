@@ -10,6 +10,9 @@ type ForwardOptions struct {
 	// IncludeUsage forces stream_options.include_usage=true so the upstream
 	// reports usage on streams even when the client did not ask for it.
 	IncludeUsage bool
+	// Messages, when set, writes the value of "messages" instead of the
+	// client's bytes (vendor quirks such as Mistral's tool-call ids).
+	Messages func(dst, messages []byte) []byte
 }
 
 // AppendForward appends to dst the request body as it goes upstream: the
@@ -41,6 +44,11 @@ func AppendForward(dst, body []byte, c *Chat, o *ForwardOptions) []byte {
 			haveModel = true
 			continue
 		}
+		if o.Messages != nil && c.Messages != nil && KeyIs(MemberKey(body[sp.Start:sp.End]), "messages") {
+			dst = append(dst, `"messages":`...)
+			dst = o.Messages(dst, c.Messages)
+			continue
+		}
 		dst = append(dst, body[sp.Start:sp.End]...)
 	}
 	if o.Model != "" && !haveModel {
@@ -67,4 +75,20 @@ func AppendForward(dst, body []byte, c *Chat, o *ForwardOptions) []byte {
 		dst = append(dst, `"include_usage":true}`...)
 	}
 	return append(dst, '}')
+}
+
+// MemberKey returns the raw key of a member's text `"key": value`.
+func MemberKey(mem []byte) []byte {
+	if len(mem) < 2 || mem[0] != '"' {
+		return nil
+	}
+	for i := 1; i < len(mem); i++ {
+		switch mem[i] {
+		case '\\':
+			i++
+		case '"':
+			return mem[1:i]
+		}
+	}
+	return nil
 }

@@ -76,6 +76,10 @@ type Quirks struct {
 	// ReasoningContent: the upstream streams reasoning as
 	// "reasoning_content" (DeepSeek); it is renamed to "reasoning".
 	ReasoningContent bool
+	// MistralToolIDs: the upstream accepts only tool-call ids of 9
+	// letters and digits; ids in the history are mapped to such ids
+	// (deterministically, so a call and its result still match).
+	MistralToolIDs bool
 }
 
 // Call is one attempt of a request against one endpoint.

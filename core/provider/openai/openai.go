@@ -12,6 +12,8 @@ package openai
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -51,6 +53,9 @@ func (Adapter) WriteChat(req *fasthttp.Request, c *provider.Call) error {
 		Model:           c.Endpoint.UpstreamModelID(),
 		StripExtensions: !u.Quirks.KeepExtensions,
 		IncludeUsage:    c.Stream && !u.Quirks.NoStreamOptions && !c.Chat.IncludeUsage,
+	}
+	if u.Quirks.MistralToolIDs {
+		opts.Messages = appendMistralMessages
 	}
 	c.Scratch = peek.AppendForward(c.Scratch[:0], c.Body, c.Chat, &opts)
 	req.SetBody(c.Scratch)
@@ -408,4 +413,103 @@ func clip(b []byte) []byte {
 		b = b[:1024]
 	}
 	return append([]byte(nil), b...)
+}
+
+// appendMistralMessages copies a messages array, mapping every tool-call
+// id (assistant tool_calls[].id, tool messages' tool_call_id) that is not
+// already 9 letters and digits to one that is: the first 9 base62 digits
+// of its SHA-256, so a call and its result keep matching.
+func appendMistralMessages(dst, msgs []byte) []byte {
+	dst = append(dst, '[')
+	n := 0
+	_ = peek.Elements(msgs, func(m []byte) error {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		if len(m) == 0 || m[0] != '{' {
+			dst = append(dst, m...)
+			return nil
+		}
+		dst = append(dst, '{')
+		k := 0
+		_, _ = peek.MembersAt(m, 0, func(mem peek.Member) error {
+			if k > 0 {
+				dst = append(dst, ',')
+			}
+			k++
+			switch {
+			case peek.KeyIs(mem.Key, "tool_call_id"):
+				dst = append(dst, `"tool_call_id":`...)
+				dst = appendMistralID(dst, mem.Value)
+			case peek.KeyIs(mem.Key, "tool_calls") && len(mem.Value) > 0 && mem.Value[0] == '[':
+				dst = append(dst, `"tool_calls":[`...)
+				j := 0
+				_ = peek.Elements(mem.Value, func(tc []byte) error {
+					if j > 0 {
+						dst = append(dst, ',')
+					}
+					j++
+					if len(tc) == 0 || tc[0] != '{' {
+						dst = append(dst, tc...)
+						return nil
+					}
+					dst = append(dst, '{')
+					q := 0
+					_, _ = peek.MembersAt(tc, 0, func(f peek.Member) error {
+						if q > 0 {
+							dst = append(dst, ',')
+						}
+						q++
+						if peek.KeyIs(f.Key, "id") {
+							dst = append(dst, `"id":`...)
+							dst = appendMistralID(dst, f.Value)
+							return nil
+						}
+						dst = append(dst, tc[f.Start:f.End]...)
+						return nil
+					})
+					dst = append(dst, '}')
+					return nil
+				})
+				dst = append(dst, ']')
+			default:
+				dst = append(dst, m[mem.Start:mem.End]...)
+			}
+			return nil
+		})
+		dst = append(dst, '}')
+		return nil
+	})
+	return append(dst, ']')
+}
+
+func appendMistralID(dst, v []byte) []byte {
+	id, err := peek.String(v)
+	if err != nil {
+		return append(dst, v...)
+	}
+	if len(id) == 9 {
+		ok := true
+		for _, c := range id {
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return append(dst, v...)
+		}
+	}
+	h := sha256.Sum256(id)
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	var out [9]byte
+	x := binary.BigEndian.Uint64(h[:8])
+	for i := range out {
+		out[i] = digits[x%62]
+		x /= 62
+	}
+	dst = append(dst, '"')
+	dst = append(dst, out[:]...)
+	return append(dst, '"')
 }
