@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -225,7 +226,7 @@ func TestReportOfAMockRun(t *testing.T) {
 		t.Fatalf("ttft %+v itl count %d", back.Metrics.TTFT, back.Metrics.ITL.Count)
 	case back.Config.Mode != "closed" || back.Config.Concurrency != 4 || back.Config.PromptTokens.Min != load.DefaultPromptTokens:
 		t.Fatalf("config %+v", back.Config)
-	case back.Throughput.RequestsPerS <= 0 || back.Throughput.OutputTokensPerS != 10*back.Throughput.RequestsPerS:
+	case back.Throughput.RequestsPerS <= 0 || math.Abs(back.Throughput.OutputTokensPerS-10*back.Throughput.RequestsPerS) > 1e-9*back.Throughput.OutputTokensPerS:
 		t.Fatalf("throughput %+v", back.Throughput)
 	}
 }
