@@ -25,6 +25,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	json "github.com/goccy/go-json"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/pprofhandler"
 
 	"github.com/tollgate/tollgate/cluster"
 	"github.com/tollgate/tollgate/core/api"
@@ -200,6 +201,15 @@ func (g *Gateway) adminHandler(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 		g.Metrics.WritePrometheus(ctx)
+		return
+	}
+	if strings.HasPrefix(path, "/debug/pprof") {
+		// Profiles for operators (and the performance work): admin key only.
+		if !g.adminAuth(ctx) {
+			api.WriteError(ctx, &api.Error{Status: fasthttp.StatusUnauthorized, Message: "profiles need 'Authorization: Bearer <admin_key>'"})
+			return
+		}
+		pprofhandler.PprofHandler(ctx)
 		return
 	}
 	if !strings.HasPrefix(path, "/admin/") {
