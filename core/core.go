@@ -84,7 +84,12 @@ func New(o Options) (*Gateway, error) {
 	cfg := o.Config
 	g := &Gateway{o: o, log: o.Logger, Metrics: api.NewMetrics(o.Metrics), started: time.Now()}
 	g.Metrics.SyncEndpoints(o.Router.Snapshot())
+	var fanOut func(*fasthttp.RequestCtx, ledger.AnalyticsResult) (ledger.AnalyticsResult, []string)
+	if o.Cluster != nil {
+		fanOut = g.fanOutAnalytics
+	}
 	g.API = api.New(api.Options{
+		FanOut:         fanOut,
 		Router:         o.Router,
 		Upstreams:      o.Upstreams,
 		Ledger:         o.Ledger,
@@ -529,4 +534,77 @@ func (g *Gateway) recoverer(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 		}()
 		h(ctx)
 	}
+}
+
+// fanOutAnalytics asks every other live member for its share of an
+// analytics query — the same path, body and credentials (keys and the
+// admin key are the same cluster-wide), marked local-only — and merges
+// the answers. Members that are down or do not answer in 3 s are listed,
+// so the caller knows the rows lack their share.
+func (g *Gateway) fanOutAnalytics(ctx *fasthttp.RequestCtx, local ledger.AnalyticsResult) (ledger.AnalyticsResult, []string) {
+	admin := strings.HasPrefix(string(ctx.Path()), "/admin/")
+	auth := append([]byte(nil), ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)...)
+	body := append([]byte(nil), ctx.PostBody()...)
+	path := string(ctx.Path())
+	type answer struct {
+		node string
+		res  ledger.AnalyticsResult
+		err  error
+	}
+	var members []cluster.Member
+	for _, m := range g.o.Cluster.Members() {
+		if !m.Local {
+			members = append(members, m)
+		}
+	}
+	answers := make(chan answer, len(members))
+	for _, m := range members {
+		go func(m cluster.Member) {
+			addr := m.APIAddr
+			if admin {
+				addr = m.AdminAddr
+			}
+			if m.State != cluster.MemberAlive || addr == "" {
+				answers <- answer{node: m.Name, err: errors.New("not alive")}
+				return
+			}
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.SetRequestURI("http://" + addr + path)
+			req.Header.SetMethod(fasthttp.MethodPost)
+			req.Header.SetContentType("application/json")
+			req.Header.SetBytesV(fasthttp.HeaderAuthorization, auth)
+			req.Header.Set(api.HeaderLocalOnly, "1")
+			req.SetBody(body)
+			if err := g.peerClient.DoTimeout(req, resp, 3*time.Second); err != nil {
+				answers <- answer{node: m.Name, err: err}
+				return
+			}
+			if resp.StatusCode() != fasthttp.StatusOK {
+				answers <- answer{node: m.Name, err: fmt.Errorf("status %d", resp.StatusCode())}
+				return
+			}
+			var r ledger.AnalyticsResult
+			if err := provider.CheckJSON(resp.Body()); err != nil {
+				answers <- answer{node: m.Name, err: err}
+				return
+			}
+			err := json.Unmarshal(resp.Body(), &r)
+			answers <- answer{node: m.Name, res: r, err: err}
+		}(m)
+	}
+	results := []ledger.AnalyticsResult{local}
+	var missing []string
+	for range members {
+		a := <-answers
+		if a.err != nil {
+			g.log.Warn("analytics fan-out: member did not answer", "node", a.node, "error", a.err)
+			missing = append(missing, a.node)
+			continue
+		}
+		results = append(results, a.res)
+	}
+	sort.Strings(missing)
+	return ledger.MergeResults(results...), missing
 }

@@ -550,6 +550,27 @@ func TestClusterInProcess(t *testing.T) {
 			t.Fatalf("GET /generation of a's %s on b: status %d, id %q", id, st, out.Data.ID)
 		}
 	}
+	// Analytics on any node fan out to the members and merge: grouped by
+	// node, the rows cover all three, and no member is missing.
+	{
+		var out struct {
+			Data struct {
+				Nodes        []string `json:"nodes"`
+				MissingNodes []string `json:"missing_nodes"`
+				Rows         []struct {
+					Group map[string]string `json:"group"`
+				} `json:"rows"`
+			} `json:"data"`
+		}
+		st := httpJSON(t, "POST", c.admin+"/admin/v1/analytics/query", clusterAdminKey, nil, `{"granularity":"day","group_by":["node"]}`, &out)
+		seen := map[string]bool{}
+		for _, r := range out.Data.Rows {
+			seen[r.Group["node"]] = true
+		}
+		if st != 200 || len(out.Data.MissingNodes) != 0 || len(out.Data.Nodes) != 3 || !seen["a"] || !seen["b"] || !seen["c"] {
+			t.Fatalf("analytics fan-out from c: status %d, %+v", st, out.Data)
+		}
+	}
 }
 
 // TestLedgerChannelRejectsForgedCounters: a delta naming another node's

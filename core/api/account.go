@@ -996,6 +996,21 @@ func (a *API) runAnalytics(ctx *fasthttp.RequestCtx, q ledger.AnalyticsQuery) *E
 	if err != nil {
 		return a.internalError("query analytics", err)
 	}
+	// A peer asking for this node's share gets the raw result to merge.
+	if len(ctx.Request.Header.Peek(HeaderLocalOnly)) > 0 {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return a.internalError("encode analytics", err)
+		}
+		ctx.SetStatusCode(fasthttp.StatusOK)
+		ctx.SetContentType("application/json")
+		ctx.SetBody(b)
+		return nil
+	}
+	var missing []string
+	if a.o.FanOut != nil {
+		res, missing = a.o.FanOut(ctx, res)
+	}
 	if bytes.Contains(ctx.Request.Header.Peek(fasthttp.HeaderAccept), []byte("text/csv")) {
 		ctx.SetStatusCode(fasthttp.StatusOK)
 		ctx.SetContentType("text/csv; charset=utf-8")
@@ -1013,7 +1028,10 @@ func (a *API) runAnalytics(ctx *fasthttp.RequestCtx, q ledger.AnalyticsQuery) *E
 	out := analyticsResult{
 		From: q.From.Format(time.RFC3339), To: q.To.Format(time.RFC3339),
 		Granularity: q.Granularity.String(), GroupBy: groupBy, Metrics: q.Metrics,
-		Nodes: nodes, PerTag: res.PerTag, Rows: make([]analyticsRowJSON, len(res.Rows)),
+		Nodes: nodes, MissingNodes: missing, PerTag: res.PerTag, Rows: make([]analyticsRowJSON, len(res.Rows)),
+	}
+	if out.MissingNodes == nil {
+		out.MissingNodes = []string{}
 	}
 	for i := range res.Rows {
 		out.Rows[i] = analyticsRowJSON{q: &q, r: &res.Rows[i]}
@@ -1032,6 +1050,9 @@ type analyticsResult struct {
 	Metrics     []ledger.Metric    `json:"metrics"`
 	// Nodes lists the nodes whose rollups the rows hold.
 	Nodes []string `json:"nodes"`
+	// MissingNodes lists cluster members that did not answer: the rows
+	// lack their share.
+	MissingNodes []string `json:"missing_nodes"`
 	// PerTag: the rows come from per-tag rollups; a request with n tags
 	// counts in n groups.
 	PerTag bool               `json:"per_tag"`

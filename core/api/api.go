@@ -46,6 +46,11 @@ type Options struct {
 	RequestTimeout time.Duration
 	// RateLimits are the per-key request limits (zero: none).
 	RateLimits RateLimits
+	// FanOut, in a cluster, asks the other members for their share of an
+	// analytics query (same path, body and credentials, with
+	// HeaderLocalOnly) and merges it into local; it returns the merged
+	// result and the members that did not answer. nil on a single node.
+	FanOut func(ctx *fasthttp.RequestCtx, local ledger.AnalyticsResult) (ledger.AnalyticsResult, []string)
 	// Ready reports readiness for /readyz (nil = always ready).
 	Ready func() error
 }
@@ -160,3 +165,7 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 }
 
 func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
+
+// HeaderLocalOnly marks a request one cluster member sends another for its
+// own share of a fanned-out query.
+const HeaderLocalOnly = "X-Tollgate-Local-Only"
