@@ -537,7 +537,7 @@ func (g *Gateway) recoverer(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 }
 
 // fanOutAnalytics asks every other live member for its share of an
-// analytics query — the same path, body and credentials (keys and the
+// analytics or activity query — the same path, body and credentials (keys and the
 // admin key are the same cluster-wide), marked local-only — and merges
 // the answers. Members that are down or do not answer in 3 s are listed,
 // so the caller knows the rows lack their share.
@@ -545,7 +545,8 @@ func (g *Gateway) fanOutAnalytics(ctx *fasthttp.RequestCtx, local ledger.Analyti
 	admin := strings.HasPrefix(string(ctx.Path()), "/admin/")
 	auth := append([]byte(nil), ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)...)
 	body := append([]byte(nil), ctx.PostBody()...)
-	path := string(ctx.Path())
+	path := string(ctx.RequestURI()) // path and query (GET /activity?date=…)
+	method := string(ctx.Method())
 	type answer struct {
 		node string
 		res  ledger.AnalyticsResult
@@ -572,11 +573,13 @@ func (g *Gateway) fanOutAnalytics(ctx *fasthttp.RequestCtx, local ledger.Analyti
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			req.SetRequestURI("http://" + addr + path)
-			req.Header.SetMethod(fasthttp.MethodPost)
-			req.Header.SetContentType("application/json")
+			req.Header.SetMethod(method)
 			req.Header.SetBytesV(fasthttp.HeaderAuthorization, auth)
 			req.Header.Set(api.HeaderLocalOnly, "1")
-			req.SetBody(body)
+			if method == fasthttp.MethodPost {
+				req.Header.SetContentType("application/json")
+				req.SetBody(body)
+			}
 			if err := g.peerClient.DoTimeout(req, resp, 3*time.Second); err != nil {
 				answers <- answer{node: m.Name, err: err}
 				return

@@ -362,22 +362,34 @@ type ActivityRow struct {
 // Activity returns the account's usage per UTC day × model × provider for
 // the days in [from, to).
 func (l *Ledger) Activity(account string, from, to time.Time) ([]ActivityRow, error) {
+	res, err := l.Query(ActivityQuery(account, from, to))
+	if err != nil {
+		return nil, err
+	}
+	return ActivityRows(res), nil
+}
+
+// ActivityQuery is the analytics query behind Activity: whole UTC days
+// covering [from, to), grouped by model and provider. A cluster runs it on
+// every member and merges the results before ActivityRows.
+func ActivityQuery(account string, from, to time.Time) AnalyticsQuery {
 	day := int64(86400)
 	f := floorDiv(from.Unix(), day) * day
 	t := floorDiv(to.Unix()+day-1, day) * day
 	if t <= f {
 		t = f + day
 	}
-	res, err := l.Query(AnalyticsQuery{
+	return AnalyticsQuery{
 		Account:     account,
 		From:        time.Unix(f, 0),
 		To:          time.Unix(t, 0),
 		Granularity: GranularityDay,
 		GroupBy:     []Dimension{DimModel, DimProvider},
-	})
-	if err != nil {
-		return nil, err
 	}
+}
+
+// ActivityRows converts the result of an ActivityQuery.
+func ActivityRows(res AnalyticsResult) []ActivityRow {
 	out := make([]ActivityRow, 0, len(res.Rows))
 	for _, r := range res.Rows {
 		out = append(out, ActivityRow{
@@ -392,7 +404,7 @@ func (l *Ledger) Activity(account string, from, to time.Time) ([]ActivityRow, er
 			Usage:            r.Stats.Cost,
 		})
 	}
-	return out, nil
+	return out
 }
 
 // Prune deletes generation records and rollups older than their retention

@@ -571,6 +571,31 @@ func TestClusterInProcess(t *testing.T) {
 			t.Fatalf("analytics fan-out from c: status %d, %+v", st, out.Data)
 		}
 	}
+	// GET /activity (management key) on any node covers every member.
+	{
+		var created struct {
+			Key string `json:"key"`
+		}
+		if st := httpJSON(t, "POST", a.admin+"/admin/v1/accounts/acme/keys", clusterAdminKey, nil, `{"name":"mgmt","management":true}`, &created); st != 201 || created.Key == "" {
+			t.Fatalf("management key: status %d", st)
+		}
+		var act struct {
+			Data []struct {
+				Requests int64 `json:"requests"`
+			} `json:"data"`
+		}
+		var st int
+		var total int64
+		served := int64(m.Stats().Reported.Responses)
+		waitFor(t, 5*time.Second, "the management key on c and activity from every member", func() bool {
+			st = httpJSON(t, "GET", c.api+"/api/v1/activity", created.Key, nil, "", &act)
+			total = 0
+			for _, r := range act.Data {
+				total += r.Requests
+			}
+			return st == 200 && total >= served
+		})
+	}
 }
 
 // TestLedgerChannelRejectsForgedCounters: a delta naming another node's

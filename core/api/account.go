@@ -784,11 +784,25 @@ func (a *API) activity(ctx *fasthttp.RequestCtx) {
 		a.fail(ctx, routeOther, a.internalError("flush the ledger", err))
 		return
 	}
-	rows, err := l.Activity(k.AccountID, from, to)
+	res, err := l.Query(ledger.ActivityQuery(k.AccountID, from, to))
 	if err != nil {
 		a.fail(ctx, routeOther, a.internalError("read activity", err))
 		return
 	}
+	if len(ctx.Request.Header.Peek(HeaderLocalOnly)) > 0 {
+		b, err := json.Marshal(res)
+		if err != nil {
+			a.fail(ctx, routeOther, a.internalError("encode activity", err))
+			return
+		}
+		ctx.SetContentType("application/json")
+		ctx.SetBody(b)
+		return
+	}
+	if a.o.FanOut != nil {
+		res, _ = a.o.FanOut(ctx, res)
+	}
+	rows := ledger.ActivityRows(res)
 	out := make([]activityRow, len(rows))
 	for i, r := range rows {
 		out[i] = activityRow{
