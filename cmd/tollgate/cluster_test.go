@@ -439,7 +439,6 @@ func TestClusterInProcess(t *testing.T) {
 	t.Logf("state: %s", last)
 
 	// A price change on a applies on b and c.
-	start = time.Now()
 	if st := httpJSON(t, "PUT", a.admin+"/admin/v1/catalog/prices", clusterAdminKey, nil,
 		`{"model":"acme/chat","provider":"p1","pricing":{"prompt":"3","completion":"4"}}`, nil); st != 200 {
 		t.Fatalf("price change on a: %d", st)

@@ -54,6 +54,7 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/tollgate/tollgate/core/peek"
+	"github.com/tollgate/tollgate/core/provider"
 	"github.com/tollgate/tollgate/core/sse"
 )
 
@@ -1039,7 +1040,7 @@ func InboundResponse(dst, openaiBody []byte) ([]byte, error) {
 	}
 	var text []byte
 	if cont := bytes.TrimSpace(m.Content); len(cont) > 0 && !peek.IsNull(cont) {
-		parts, err := parseContent(cont, nil)
+		parts, err := provider.ParseContent(cont, nil)
 		if err != nil {
 			return dst, fmt.Errorf("anthropic: cannot convert the chat completion: %w", err)
 		}

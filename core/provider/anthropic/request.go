@@ -69,26 +69,6 @@ type chatToolCall struct {
 	} `json:"function"`
 }
 
-// contentPart is one element of an array "content".
-type contentPart struct {
-	Type         string          `json:"type"`
-	Text         string          `json:"text"`
-	Refusal      string          `json:"refusal"`
-	ImageURL     json.RawMessage `json:"image_url"` // {"url","detail"}, or a bare URL string
-	File         *filePart       `json:"file"`
-	CacheControl json.RawMessage `json:"cache_control"`
-}
-
-type filePart struct {
-	Filename string `json:"filename"`
-	FileData string `json:"file_data"`
-	FileID   string `json:"file_id"`
-}
-
-type imageURL struct {
-	URL string `json:"url"`
-}
-
 type chatTool struct {
 	Type     string `json:"type"`
 	Function struct {
@@ -112,27 +92,6 @@ type reasoning struct {
 	MaxTokens *int64 `json:"max_tokens"`
 	Exclude   bool   `json:"exclude"`
 	Enabled   *bool  `json:"enabled"`
-}
-
-// effortRatio is the share of max_tokens given to thinking per effort, as
-// OpenRouter documents (high 80 %, medium 50 %, low 20 %); xhigh and
-// minimal extend the scale. 0 means no thinking.
-func effortRatio(effort string) (float64, bool) {
-	switch strings.ToLower(effort) {
-	case "xhigh", "max":
-		return 0.95, true
-	case "high":
-		return 0.8, true
-	case "medium", "":
-		return 0.5, true
-	case "low":
-		return 0.2, true
-	case "minimal":
-		return 0.1, true
-	case "none":
-		return 0, true
-	}
-	return 0, false
 }
 
 // thinkingBudget is budget_tokens for a request capped at maxTokens; 0
@@ -163,7 +122,7 @@ func thinkingBudget(r *reasoning, topEffort string, maxTokens int64) (int64, err
 		return 0, nil
 	}
 	if budget == 0 {
-		ratio, ok := effortRatio(effort)
+		ratio, ok := provider.EffortRatio(effort)
 		if !ok {
 			return 0, &peek.BadRequest{Msg: "'reasoning.effort' must be one of none, minimal, low, medium, high, xhigh; got " + strconv.Quote(effort)}
 		}
@@ -182,46 +141,6 @@ func thinkingBudget(r *reasoning, topEffort string, maxTokens int64) (int64, err
 }
 
 func badRequest(msg string) error { return &peek.BadRequest{Msg: msg} }
-
-// parseContent splits a message's content into parts: a string is one text
-// part, null or absent none.
-func parseContent(raw json.RawMessage, dst []contentPart) ([]contentPart, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || peek.IsNull(raw) {
-		return dst, nil
-	}
-	switch raw[0] {
-	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return dst, badRequest("message content is not a valid string")
-		}
-		return append(dst, contentPart{Type: "text", Text: s}), nil
-	case '[':
-		var parts []contentPart
-		if err := json.Unmarshal(raw, &parts); err != nil {
-			return dst, badRequest("message content must be a string or an array of content parts: " + err.Error())
-		}
-		return append(dst, parts...), nil
-	}
-	return dst, badRequest("message content must be a string or an array of content parts")
-}
-
-func (p *contentPart) imageURL() (string, error) {
-	v := bytes.TrimSpace(p.ImageURL)
-	if len(v) > 0 && v[0] == '"' {
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return "", badRequest("invalid image_url")
-		}
-		return s, nil
-	}
-	var iu imageURL
-	if err := json.Unmarshal(v, &iu); err != nil || iu.URL == "" {
-		return "", badRequest("image_url.url is required")
-	}
-	return iu.URL, nil
-}
 
 // encoder writes the Messages API body. Consecutive blocks of one role go
 // into one message (the API wants alternating turns).
@@ -307,7 +226,7 @@ func appendMediaBlock(b []byte, kind, u string, cc json.RawMessage) ([]byte, err
 
 // appendPart appends the block for one user/tool content part; ok is
 // false for an empty text part, which the API rejects and is skipped.
-func appendPart(b []byte, p *contentPart) ([]byte, bool, error) {
+func appendPart(b []byte, p *provider.ContentPart) ([]byte, bool, error) {
 	switch p.Type {
 	case "text", "input_text", "":
 		if p.Text == "" {
@@ -315,7 +234,7 @@ func appendPart(b []byte, p *contentPart) ([]byte, bool, error) {
 		}
 		return appendTextBlock(b, p.Text, p.CacheControl), true, nil
 	case "image_url", "input_image":
-		u, err := p.imageURL()
+		u, err := p.URL()
 		if err != nil {
 			return b, false, err
 		}
@@ -387,14 +306,14 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 	sysStart := len(e.b)
 	e.b = append(e.b, `,"system":[`...)
 	nSys := 0
-	var parts []contentPart
+	var parts []provider.ContentPart
 	var err error
 	for i := range r.Messages {
 		m := &r.Messages[i]
 		if m.Role != "system" && m.Role != "developer" {
 			continue
 		}
-		if parts, err = parseContent(m.Content, parts[:0]); err != nil {
+		if parts, err = provider.ParseContent(m.Content, parts[:0]); err != nil {
 			return dst, err
 		}
 		for j := range parts {
@@ -563,13 +482,13 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 }
 
 // message appends the blocks of one non-system message.
-func (e *encoder) message(m *chatMessage, parts *[]contentPart) error {
+func (e *encoder) message(m *chatMessage, parts *[]provider.ContentPart) error {
 	var err error
 	switch m.Role {
 	case "system", "developer":
 		return nil
 	case "user":
-		if *parts, err = parseContent(m.Content, (*parts)[:0]); err != nil {
+		if *parts, err = provider.ParseContent(m.Content, (*parts)[:0]); err != nil {
 			return err
 		}
 		for i := range *parts {
@@ -578,7 +497,7 @@ func (e *encoder) message(m *chatMessage, parts *[]contentPart) error {
 			}
 		}
 	case "assistant":
-		if *parts, err = parseContent(m.Content, (*parts)[:0]); err != nil {
+		if *parts, err = provider.ParseContent(m.Content, (*parts)[:0]); err != nil {
 			return err
 		}
 		for i := range *parts {
@@ -630,7 +549,7 @@ func (e *encoder) message(m *chatMessage, parts *[]contentPart) error {
 			e.b = append(e.b, `,"content":`...)
 			e.b = peek.AppendString(e.b, s)
 		default:
-			if *parts, err = parseContent(raw, (*parts)[:0]); err != nil {
+			if *parts, err = provider.ParseContent(raw, (*parts)[:0]); err != nil {
 				return err
 			}
 			e.b = append(e.b, `,"content":[`...)
@@ -660,7 +579,7 @@ func (e *encoder) message(m *chatMessage, parts *[]contentPart) error {
 }
 
 // part appends one content part of role as a block, skipping empty text.
-func (e *encoder) part(role string, p *contentPart) error {
+func (e *encoder) part(role string, p *provider.ContentPart) error {
 	if (p.Type == "text" || p.Type == "input_text" || p.Type == "") && p.Text == "" {
 		return nil
 	}

@@ -67,25 +67,6 @@ type chatToolCall struct {
 	} `json:"function"`
 }
 
-// contentPart is one element of an array "content".
-type contentPart struct {
-	Type       string          `json:"type"`
-	Text       string          `json:"text"`
-	Refusal    string          `json:"refusal"`
-	ImageURL   json.RawMessage `json:"image_url"` // {"url","detail"}, or a bare URL string
-	File       *filePart       `json:"file"`
-	InputAudio *struct {
-		Data   string `json:"data"`
-		Format string `json:"format"`
-	} `json:"input_audio"`
-}
-
-type filePart struct {
-	Filename string `json:"filename"`
-	FileData string `json:"file_data"`
-	FileID   string `json:"file_id"`
-}
-
 type chatTool struct {
 	Type     string `json:"type"`
 	Function struct {
@@ -111,27 +92,6 @@ type reasoning struct {
 }
 
 func badRequest(msg string) error { return &peek.BadRequest{Msg: msg} }
-
-// effortRatio is the share of max_tokens given to thinking per effort, as
-// OpenRouter documents (high 80 %, medium 50 %, low 20 %); xhigh and
-// minimal extend the scale, none turns thinking off.
-func effortRatio(effort string) (float64, bool) {
-	switch strings.ToLower(effort) {
-	case "xhigh", "max":
-		return 0.95, true
-	case "high":
-		return 0.8, true
-	case "medium", "":
-		return 0.5, true
-	case "low":
-		return 0.2, true
-	case "minimal":
-		return 0.1, true
-	case "none":
-		return 0, true
-	}
-	return 0, false
-}
 
 // thinkingConfig decides generationConfig.thinkingConfig: set reports
 // whether to send one at all (no reasoning asked: the model's default),
@@ -164,7 +124,7 @@ func thinkingConfig(r *reasoning, topEffort string, base int64) (set bool, budge
 	if explicit >= 0 {
 		return true, explicit, include && explicit > 0, nil
 	}
-	ratio, ok := effortRatio(effort)
+	ratio, ok := provider.EffortRatio(effort)
 	if !ok {
 		return false, 0, false, badRequest("'reasoning.effort' must be one of none, minimal, low, medium, high, xhigh; got " + strconv.Quote(effort))
 	}
@@ -172,48 +132,6 @@ func thinkingConfig(r *reasoning, topEffort string, base int64) (set bool, budge
 		return true, 0, false, nil
 	}
 	return true, min(max(int64(float64(base)*ratio), minThinkingBudget), maxThinkingBudget), include, nil
-}
-
-// parseContent splits a message's content into parts: a string is one text
-// part, null or absent none.
-func parseContent(raw json.RawMessage, dst []contentPart) ([]contentPart, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || peek.IsNull(raw) {
-		return dst, nil
-	}
-	switch raw[0] {
-	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return dst, badRequest("message content is not a valid string")
-		}
-		return append(dst, contentPart{Type: "text", Text: s}), nil
-	case '[':
-		var parts []contentPart
-		if err := json.Unmarshal(raw, &parts); err != nil {
-			return dst, badRequest("message content must be a string or an array of content parts: " + err.Error())
-		}
-		return append(dst, parts...), nil
-	}
-	return dst, badRequest("message content must be a string or an array of content parts")
-}
-
-func (p *contentPart) imageURL() (string, error) {
-	v := bytes.TrimSpace(p.ImageURL)
-	if len(v) > 0 && v[0] == '"' {
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return "", badRequest("invalid image_url")
-		}
-		return s, nil
-	}
-	var iu struct {
-		URL string `json:"url"`
-	}
-	if err := json.Unmarshal(v, &iu); err != nil || iu.URL == "" {
-		return "", badRequest("image_url.url is required")
-	}
-	return iu.URL, nil
 }
 
 // imageMimeType guesses the type of an image URL from its extension;
@@ -302,7 +220,7 @@ func appendMedia(b []byte, u, mimeType string) ([]byte, error) {
 }
 
 // userPart appends one user content part; empty text is skipped.
-func (e *encoder) userPart(role string, p *contentPart) error {
+func (e *encoder) userPart(role string, p *provider.ContentPart) error {
 	var err error
 	switch p.Type {
 	case "text", "input_text", "":
@@ -314,7 +232,7 @@ func (e *encoder) userPart(role string, p *contentPart) error {
 		e.b = peek.AppendString(e.b, p.Text)
 		e.b = append(e.b, '}')
 	case "image_url", "input_image":
-		u, err := p.imageURL()
+		u, err := p.URL()
 		if err != nil {
 			return err
 		}
@@ -373,7 +291,7 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 		return dst, badRequest("invalid request body: " + err.Error())
 	}
 	e := encoder{b: dst}
-	var parts []contentPart
+	var parts []provider.ContentPart
 	var err error
 
 	// System and developer messages become systemInstruction.
@@ -384,7 +302,7 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 		if m.Role != "system" && m.Role != "developer" {
 			continue
 		}
-		if parts, err = parseContent(m.Content, parts[:0]); err != nil {
+		if parts, err = provider.ParseContent(m.Content, parts[:0]); err != nil {
 			return dst, err
 		}
 		for j := range parts {
@@ -531,13 +449,13 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 }
 
 // message appends the parts of one non-system message.
-func (e *encoder) message(m *chatMessage, parts *[]contentPart) error {
+func (e *encoder) message(m *chatMessage, parts *[]provider.ContentPart) error {
 	var err error
 	switch m.Role {
 	case "system", "developer":
 		return nil
 	case "user":
-		if *parts, err = parseContent(m.Content, (*parts)[:0]); err != nil {
+		if *parts, err = provider.ParseContent(m.Content, (*parts)[:0]); err != nil {
 			return err
 		}
 		for i := range *parts {
@@ -546,7 +464,7 @@ func (e *encoder) message(m *chatMessage, parts *[]contentPart) error {
 			}
 		}
 	case "assistant":
-		if *parts, err = parseContent(m.Content, (*parts)[:0]); err != nil {
+		if *parts, err = provider.ParseContent(m.Content, (*parts)[:0]); err != nil {
 			return err
 		}
 		for i := range *parts {
@@ -613,9 +531,9 @@ func (e *encoder) message(m *chatMessage, parts *[]contentPart) error {
 }
 
 // toolText is a tool message's content as text: array parts are joined.
-func toolText(raw json.RawMessage, parts *[]contentPart) (string, error) {
+func toolText(raw json.RawMessage, parts *[]provider.ContentPart) (string, error) {
 	var err error
-	if *parts, err = parseContent(raw, (*parts)[:0]); err != nil {
+	if *parts, err = provider.ParseContent(raw, (*parts)[:0]); err != nil {
 		return "", err
 	}
 	if len(*parts) == 1 && ((*parts)[0].Type == "text" || (*parts)[0].Type == "") {
