@@ -164,3 +164,25 @@ func (f *Failure) Error() string {
 	}
 	return "upstream error"
 }
+
+// StartRequest sets what every upstream call shares: the URI, POST, a JSON
+// body and the Accept the call needs (SSE for streams). The adapter then
+// adds its credentials and protocol headers, and ApplyHeaders last.
+func StartRequest(req *fasthttp.Request, c *Call, uri []byte) {
+	req.SetRequestURIBytes(uri)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	if c.Stream {
+		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
+	} else {
+		req.Header.Set(fasthttp.HeaderAccept, "application/json")
+	}
+}
+
+// ApplyHeaders sets the upstream's configured headers; called last, so
+// they can override a protocol header (anthropic-version, say).
+func (u *Upstream) ApplyHeaders(req *fasthttp.Request) {
+	for _, h := range u.Headers {
+		req.Header.Set(h[0], h[1])
+	}
+}

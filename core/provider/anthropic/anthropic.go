@@ -48,21 +48,12 @@ var _ provider.Adapter = Adapter{}
 func (Adapter) WriteChat(req *fasthttp.Request, c *provider.Call) error {
 	u := c.Upstream
 	c.Scratch = u.Client.URL(c.Scratch[:0], "/messages")
-	req.SetRequestURIBytes(c.Scratch)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/json")
-	if c.Stream {
-		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
-	} else {
-		req.Header.Set(fasthttp.HeaderAccept, "application/json")
-	}
+	provider.StartRequest(req, c, c.Scratch)
 	if u.APIKey != "" {
 		req.Header.Set("x-api-key", u.APIKey)
 	}
 	req.Header.Set("anthropic-version", APIVersion)
-	for _, h := range u.Headers {
-		req.Header.Set(h[0], h[1])
-	}
+	u.ApplyHeaders(req)
 	var err error
 	c.Scratch, err = buildBody(c.Scratch[:0], c)
 	if err != nil {

@@ -137,16 +137,11 @@ func (Adapter) WriteEmbeddings(req *fasthttp.Request, c *provider.Call) error {
 	u := c.Upstream
 	c.Scratch = u.Client.URL(c.Scratch[:0], "")
 	c.Scratch = appendModelPath(c.Scratch, model, "batchEmbedContents")
-	req.SetRequestURIBytes(c.Scratch)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/json")
-	req.Header.Set(fasthttp.HeaderAccept, "application/json")
+	provider.StartRequest(req, c, c.Scratch)
 	if u.APIKey != "" {
 		req.Header.Set("x-goog-api-key", u.APIKey)
 	}
-	for _, h := range u.Headers {
-		req.Header.Set(h[0], h[1])
-	}
+	u.ApplyHeaders(req)
 	dst := append(c.Scratch[:0], `{"requests":[`...)
 	i := 0
 	_, _, err = eachInput(c.Chat.Prompt, func(text []byte) {

@@ -33,22 +33,13 @@ var _ provider.Adapter = Adapter{}
 func (Adapter) WriteChat(req *fasthttp.Request, c *provider.Call) error {
 	u := c.Upstream
 	c.Scratch = u.Client.URL(c.Scratch[:0], c.Path())
-	req.SetRequestURIBytes(c.Scratch)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/json")
-	if c.Stream {
-		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
-	} else {
-		req.Header.Set(fasthttp.HeaderAccept, "application/json")
-	}
+	provider.StartRequest(req, c, c.Scratch)
 	if u.APIKey != "" {
 		c.Scratch = append(c.Scratch[:0], "Bearer "...)
 		c.Scratch = append(c.Scratch, u.APIKey...)
 		req.Header.SetBytesV(fasthttp.HeaderAuthorization, c.Scratch)
 	}
-	for _, h := range u.Headers {
-		req.Header.Set(h[0], h[1])
-	}
+	u.ApplyHeaders(req)
 	opts := peek.ForwardOptions{
 		Model:           c.Endpoint.UpstreamModelID(),
 		StripExtensions: !u.Quirks.KeepExtensions,
