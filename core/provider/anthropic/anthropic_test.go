@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/core/provider/providertest"
 	"github.com/tollgate/tollgate/core/sse"
 	"github.com/tollgate/tollgate/routing"
 )
@@ -254,43 +255,6 @@ func TestStreamOpenAIGoAccumulator(t *testing.T) {
 	}
 }
 
-// accumulate runs a client stream through openai-go's accumulator and
-// collects delta.reasoning, which openai-go does not model.
-func accumulate(t *testing.T, out []byte) (oai.ChatCompletionAccumulator, string) {
-	t.Helper()
-	var acc oai.ChatCompletionAccumulator
-	var reasoning strings.Builder
-	sc := sse.NewScanner(bytes.NewReader(out), 0)
-	for n := 0; sc.Next(); n++ {
-		data := sc.Event().Data
-		if sse.IsDone(data) {
-			continue
-		}
-		var chunk oai.ChatCompletionChunk
-		if err := json.Unmarshal(data, &chunk); err != nil {
-			t.Fatalf("openai-go cannot decode chunk %d: %v\n%s", n, err, data)
-		}
-		if !acc.AddChunk(chunk) {
-			t.Fatalf("the openai-go accumulator rejects chunk %d:\n%s", n, data)
-		}
-		var raw struct {
-			Choices []struct {
-				Delta struct {
-					Reasoning string `json:"reasoning"`
-				} `json:"delta"`
-			} `json:"choices"`
-		}
-		_ = json.Unmarshal(data, &raw)
-		for _, ch := range raw.Choices {
-			reasoning.WriteString(ch.Delta.Reasoning)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return acc, reasoning.String()
-}
-
 func TestStreamEvent(t *testing.T) {
 	const head = `data: {"id":"` + testGenID + `","object":"chat.completion.chunk","created":1747219999,"model":"anthropic/claude-sonnet-4.5","provider":"anthropic","choices":[{"index":0,"delta":{`
 	type step struct{ name, data, want string }
@@ -377,4 +341,9 @@ func TestReadError(t *testing.T) {
 	f(400, "", "error_context.json", provider.Failure{Status: 400, Type: "invalid_request_error", ContextLength: true,
 		Message: "prompt is too long: 210432 tokens > 200000 maximum"})
 	f(502, "", "error_html.txt", provider.Failure{Status: 502, Message: "upstream returned HTTP 502 Bad Gateway"})
+}
+
+func accumulate(t *testing.T, out []byte) (oai.ChatCompletionAccumulator, string) {
+	t.Helper()
+	return providertest.Accumulate(t, out)
 }

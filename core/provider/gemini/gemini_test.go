@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/core/provider/providertest"
 	"github.com/tollgate/tollgate/core/sse"
 	"github.com/tollgate/tollgate/routing"
 )
@@ -204,43 +205,6 @@ func TestStreamOpenAIGoAccumulator(t *testing.T) {
 	}
 }
 
-// accumulate runs a client stream through openai-go's accumulator and
-// collects delta.reasoning, which openai-go does not model.
-func accumulate(t *testing.T, out []byte) (oai.ChatCompletionAccumulator, string) {
-	t.Helper()
-	var acc oai.ChatCompletionAccumulator
-	var reasoning strings.Builder
-	sc := sse.NewScanner(bytes.NewReader(out), 0)
-	for n := 0; sc.Next(); n++ {
-		data := sc.Event().Data
-		if sse.IsDone(data) {
-			continue
-		}
-		var chunk oai.ChatCompletionChunk
-		if err := json.Unmarshal(data, &chunk); err != nil {
-			t.Fatalf("openai-go cannot decode chunk %d: %v\n%s", n, err, data)
-		}
-		if !acc.AddChunk(chunk) {
-			t.Fatalf("the openai-go accumulator rejects chunk %d:\n%s", n, data)
-		}
-		var raw struct {
-			Choices []struct {
-				Delta struct {
-					Reasoning string `json:"reasoning"`
-				} `json:"delta"`
-			} `json:"choices"`
-		}
-		_ = json.Unmarshal(data, &raw)
-		for _, ch := range raw.Choices {
-			reasoning.WriteString(ch.Delta.Reasoning)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return acc, reasoning.String()
-}
-
 func TestStreamEvent(t *testing.T) {
 	c := newCall(t, testRequest, geminiEndpoint())
 	s := Adapter{}.NewStream(c)
@@ -299,4 +263,9 @@ func TestReadError(t *testing.T) {
 		Message: "The input token count (1201543) exceeds the maximum number of tokens allowed (1048576)."})
 	f(503, "", "error_array.json", provider.Failure{Status: 503, Type: "UNAVAILABLE", Message: "The model is overloaded. Please try again later."})
 	f(502, "", "error_html.txt", provider.Failure{Status: 502, Message: "upstream returned HTTP 502 Bad Gateway"})
+}
+
+func accumulate(t *testing.T, out []byte) (oai.ChatCompletionAccumulator, string) {
+	t.Helper()
+	return providertest.Accumulate(t, out)
 }

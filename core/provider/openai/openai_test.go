@@ -6,8 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/tollgate/tollgate/core/peek"
 	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/core/provider/providertest"
 	"github.com/tollgate/tollgate/core/sse"
 	"github.com/tollgate/tollgate/core/upstream"
 	"github.com/tollgate/tollgate/routing"
@@ -102,45 +101,6 @@ func relay(t testing.TB, c *provider.Call, wire []byte) ([]byte, *provider.Resul
 		res.Usage.CompletionTokens = provider.EstimateTokens(res.OutputBytes)
 	}
 	return provider.FinishStream(out, c, &res.Usage, c.Endpoint.Pricing.Cost(res.Usage)), res
-}
-
-func describeResult(res *provider.Result, cost int64) string {
-	errText := "<nil>"
-	if res.Err != nil {
-		e := res.Err
-		errText = fmt.Sprintf("status=%d type=%q context_length=%v retry_after_ms=%d message=%q raw=%q",
-			e.Status, e.Type, e.ContextLength, e.RetryAfterMs, e.Message, e.Raw)
-	}
-	return fmt.Sprintf("finish=%q native=%q done=%v started=%v have_usage=%v output_bytes=%d\nusage=%+v cost_nano_usd=%d\nerr=%s\n",
-		res.Finish, res.Native, res.Done, res.Started, res.HaveUsage, res.OutputBytes, res.Usage, cost, errText)
-}
-
-// checkGolden compares got with testdata/name, or rewrites the file.
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *rewrite {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatalf("cannot rewrite %s: %v", path, err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("cannot read golden file (run with -rewrite to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("output differs from %s (run with -rewrite to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 type streamCase struct {
@@ -619,4 +579,18 @@ func TestReadError(t *testing.T) {
 	f(400, "", `prompt is too long: 250000 tokens > 200000 maximum`, provider.Failure{Status: 400, Message: "upstream returned HTTP 400 Bad Request", ContextLength: true})
 	f(500, "", `{"error":{"code":500,"message":"internal"}}`, provider.Failure{Status: 500, Message: "internal"})
 	f(500, "", strings.Repeat("x", 5000), provider.Failure{Status: 500, Message: "upstream returned HTTP 500 Internal Server Error"})
+}
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	return providertest.ReadTestdata(t, name)
+}
+
+func describeResult(res *provider.Result, cost int64) string {
+	return providertest.DescribeResult(res, cost)
+}
+
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	providertest.CheckGolden(t, *rewrite, name, got)
 }
