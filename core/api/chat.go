@@ -379,7 +379,7 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 
 	st.setHeaders(ctx, cand)
 	var b [32]byte
-	ctx.Response.Header.SetBytesV("X-Tollgate-Cost", provider.AppendUSD(b[:0], cost))
+	ctx.Response.Header.SetBytesV("X-Tollgate-Cost", routing.AppendUSD(b[:0], cost))
 	ctx.SetContentType("application/json")
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	if st.edge != edgeOpenAI {

@@ -71,20 +71,12 @@ func perTokenUSD(p int64) string {
 	return ip + "." + fp
 }
 
-// nanoUSD formats nano-USD as a USD decimal string.
+// nanoUSD formats nano-USD as a USD decimal string ("0" for none).
 func nanoUSD(n int64) string {
 	if n <= 0 {
 		return "0"
 	}
-	s := strconv.FormatInt(n, 10)
-	if len(s) <= 9 {
-		s = strings.Repeat("0", 9-len(s)+1) + s
-	}
-	ip, fp := s[:len(s)-9], strings.TrimRight(s[len(s)-9:], "0")
-	if fp == "" {
-		return ip
-	}
-	return ip + "." + fp
+	return string(routing.AppendUSD(nil, n))
 }
 
 func pricingOf(p routing.Pricing) pricingObject {

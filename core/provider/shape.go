@@ -33,31 +33,6 @@ func NormalizeFinish(native string) string {
 	return "stop"
 }
 
-// AppendUSD appends nano-USD as a JSON number of USD with up to 9 decimals
-// ("0.000123"), the form OpenRouter reports cost in.
-func AppendUSD(dst []byte, nano int64) []byte {
-	if nano < 0 {
-		dst = append(dst, '-')
-		nano = -nano
-	}
-	dst = strconv.AppendInt(dst, nano/1e9, 10)
-	frac := nano % 1e9
-	if frac == 0 {
-		return dst
-	}
-	var buf [9]byte
-	for i := 8; i >= 0; i-- {
-		buf[i] = byte('0' + frac%10)
-		frac /= 10
-	}
-	n := 9
-	for n > 0 && buf[n-1] == '0' {
-		n--
-	}
-	dst = append(dst, '.')
-	return append(dst, buf[:n]...)
-}
-
 // AppendUsage appends the OpenAI usage object with Tollgate's cost:
 // {"prompt_tokens":…,"completion_tokens":…,"total_tokens":…,
 // "prompt_tokens_details":{"cached_tokens":…},
@@ -78,7 +53,7 @@ func AppendUsage(dst []byte, u *routing.Usage, cost int64) []byte {
 	dst = append(dst, `},"completion_tokens_details":{"reasoning_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(u.ReasoningTokens), 10)
 	dst = append(dst, `},"cost":`...)
-	dst = AppendUSD(dst, cost)
+	dst = routing.AppendUSD(dst, cost)
 	return append(dst, '}')
 }
 
