@@ -27,7 +27,7 @@ const (
 	DefaultDir                   = "tollgate-data/ledger"
 	DefaultNode                  = "local"
 	DefaultDurability            = DurabilityGroup
-	DefaultGroupWindow           = 2 * time.Millisecond
+	DefaultGroupWindow           = 5 * time.Millisecond
 	MaxGroupWindow               = 5 * time.Millisecond
 	DefaultPartitionAllowance    = int64(1_000_000_000) // 1 USD per key
 	DefaultGenerationRetention   = 30 * 24 * time.Hour
@@ -54,7 +54,9 @@ type Config struct {
 	// Durability is DurabilityGroup (default) or DurabilitySync.
 	Durability Durability
 	// GroupWindow is how long the group writer gathers settles before one
-	// synced commit. Default 2 ms, at most 5 ms.
+	// synced commit. Default and maximum 5 ms: at 5k settles/s that is
+	// ~200 fsyncs/s instead of ~500 at 2 ms, and each fsync parks a
+	// thread the proxy could have used.
 	GroupWindow time.Duration
 	// PartitionAllowance is how much new spend (nano-USD) each key may make
 	// on this node while SetPartitioned(true) is in force. Default 1 USD; a

@@ -12,8 +12,10 @@
 package peek
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -130,10 +132,19 @@ func skipNumber(b []byte, i int) (int, error) {
 }
 
 // skipString validates a string starting at the opening quote b[i].
+//
+// Plain ASCII is skipped eight bytes at a time (plainRun); only quotes,
+// backslashes, control characters and non-ASCII bytes take the slow path.
+// Prompts are long strings, so this loop is most of the cost of peeking a
+// request and of rewriting a response.
 func skipString(b []byte, i int) (int, error) {
 	start := i
 	i++
-	for i < len(b) {
+	for {
+		i = plainRun(b, i)
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -161,7 +172,7 @@ func skipString(b []byte, i int) (int, error) {
 		case c < 0x20:
 			return i, syntaxErr(i, "control character in string")
 		case c < utf8.RuneSelf:
-			i++
+			i++ // unreachable: plainRun stops only at special bytes
 		default:
 			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size <= 1 {
@@ -171,6 +182,36 @@ func skipString(b []byte, i int) (int, error) {
 		}
 	}
 	return i, syntaxErr(start, "unterminated string")
+}
+
+const (
+	swarOnes = 0x0101010101010101
+	swarHigh = 0x8080808080808080
+)
+
+// plainRun returns the offset of the first byte at or after i that needs
+// a look inside a JSON string: '"', '\\', a control character or a
+// non-ASCII byte (len(b) if none). It tests eight bytes per step (SWAR):
+// a byte of x is flagged when it equals '"' or '\\' (a zero byte of x
+// XOR the pattern), is below 0x20, or has its high bit set. The borrow
+// tricks can flag false positives only above a true one, so the lowest
+// flagged byte is always the first special byte.
+func plainRun(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ (swarOnes * '"')
+		s := x ^ (swarOnes * '\\')
+		m := ((q - swarOnes) &^ q) | ((s - swarOnes) &^ s) | ((x - swarOnes*0x20) &^ x) | x
+		if m &= swarHigh; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return i
 }
 
 func isHex(c byte) bool {
