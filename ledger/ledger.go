@@ -46,7 +46,6 @@ type Ledger struct {
 	partGen     atomic.Uint64
 
 	resvPool sync.Pool
-	genSeq   atomic.Uint64
 	w        *writer
 	closed   atomic.Bool
 }
