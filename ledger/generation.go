@@ -2,8 +2,8 @@ package ledger
 
 import (
 	"errors"
-	"math/rand/v2"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
