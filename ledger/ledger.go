@@ -46,6 +46,7 @@ type Ledger struct {
 	partGen     atomic.Uint64
 
 	resvPool sync.Pool
+	wal      *walSyncFS // nil: every requested sync is real
 	w        *writer
 	closed   atomic.Bool
 }
@@ -67,8 +68,13 @@ func Open(cfg Config) (*Ledger, error) {
 	l.clock.now = cfg.Now
 	l.resvPool.New = func() any { return new(resv) }
 
+	fs := cfg.FS
+	if cfg.Durability == DurabilityGroup && cfg.SyncInterval > 0 {
+		l.wal = newWALSyncFS(fs, cfg.SyncInterval)
+		fs = l.wal
+	}
 	opts := &pebble.Options{
-		FS:     cfg.FS,
+		FS:     fs,
 		Logger: pebbleLogger{l.log.With("component", "pebble")},
 		Merger: rollupMerger,
 		// Named, not FormatNewest, so a Pebble upgrade never ratchets the
@@ -158,7 +164,7 @@ func (l *Ledger) startEpoch() error {
 	if ms := uint64(l.cfg.Now().UnixMilli()); ms > epoch {
 		epoch = ms
 	}
-	if err := l.db.Set(key, binary.BigEndian.AppendUint64(nil, epoch), pebble.Sync); err != nil {
+	if err := l.durable(func() error { return l.db.Set(key, binary.BigEndian.AppendUint64(nil, epoch), pebble.Sync) }); err != nil {
 		return fmt.Errorf("ledger: cannot write epoch: %w", err)
 	}
 	l.epoch = epoch
@@ -344,15 +350,48 @@ func (l *Ledger) markDirtyLocked(a *accountState) {
 	l.dirtyMu.Unlock()
 }
 
-// commitSync applies b with an fsync and closes it.
+// commit applies b and closes it; with sync set it returns once b is on
+// disk (an acknowledged write: a grant, an account, a key).
 func (l *Ledger) commit(b *pebble.Batch, sync bool) error {
-	opts := pebble.NoSync
-	if sync {
-		opts = pebble.Sync
+	if !sync {
+		err := b.Commit(pebble.NoSync)
+		_ = b.Close()
+		return err
 	}
-	err := b.Commit(opts)
+	return l.durable(func() error {
+		err := b.Commit(pebble.Sync)
+		_ = b.Close()
+		return err
+	})
+}
+
+// commitGroup applies a group of settles and closes b. It is written to
+// the WAL before it returns; with Durability group its fsync may follow
+// within Config.SyncInterval (walSyncFS).
+func (l *Ledger) commitGroup(b *pebble.Batch) error {
+	if l.cfg.Durability == DurabilitySync {
+		return l.commit(b, true)
+	}
+	err := b.Commit(pebble.Sync)
 	_ = b.Close()
 	return err
+}
+
+// syncWAL makes everything committed so far durable, deferred syncs
+// included.
+func (l *Ledger) syncWAL() error {
+	if l.wal == nil {
+		return nil
+	}
+	return l.wal.forced(func() error { return l.db.LogData(nil, pebble.Sync) })
+}
+
+// durable runs commit with every WAL sync real.
+func (l *Ledger) durable(commit func() error) error {
+	if l.wal == nil {
+		return commit()
+	}
+	return l.wal.forced(commit)
 }
 
 // pebbleLogger sends Pebble's logs to slog.

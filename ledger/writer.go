@@ -199,6 +199,11 @@ func (w *writer) run() {
 				w.l.cfg.OnCommit(len(w.work), time.Since(began), err)
 			}
 		}
+		if len(w.workFlushers) > 0 && err == nil {
+			// Flush promises disk, not just the WAL file: make the
+			// syncs that walSyncFS deferred real.
+			err = w.l.syncWAL()
+		}
 		for i := range w.work {
 			if wt := w.work[i].done; wt != nil {
 				wt.ch <- err
@@ -266,7 +271,13 @@ func (w *writer) commit(items []settleItem, sync bool) error {
 	clear(w.touchedKeys)
 	w.touchedKeys = w.touchedKeys[:0]
 	w.vb = w.roll.flush(b, w.vb, l.cfg.Now())
-	if err := l.commit(b, sync); err != nil {
+	var err error
+	if sync {
+		err = l.commitGroup(b)
+	} else {
+		err = l.commit(b, false)
+	}
+	if err != nil {
 		l.log.Error("cannot commit settled spend", "settles", len(items), "err", err)
 		return err
 	}
