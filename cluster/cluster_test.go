@@ -100,6 +100,15 @@ func TestJoinMetadataBroadcast(t *testing.T) {
 			t.Fatalf("n%d received %d messages, want %d (no duplicates)", j, len(r.all()), n-1)
 		}
 	}
+	// Each member's lag is that of its latest broadcast: positive, and
+	// no more than the worst delivery time.
+	for _, c := range cs {
+		for _, m := range c.Members() {
+			if !m.Local && (m.Lag <= 0 || m.Lag > worst+time.Millisecond) {
+				t.Fatalf("%s sees %s with lag %s (worst delivery %s)", c.Name(), m.Name, m.Lag, worst)
+			}
+		}
+	}
 
 	// Metadata updates reach everyone.
 	if err := cs[0].UpdateMeta(Meta{Name: "n0", Region: "ap", Epoch: 101}); err != nil {

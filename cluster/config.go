@@ -114,14 +114,24 @@ type Config struct {
 
 	// The memberlist knobs below override the profile's value when
 	// non-zero; the package doc says which matter across regions.
-	ProbeInterval    time.Duration
-	ProbeTimeout     time.Duration
-	SuspicionMult    int
-	GossipInterval   time.Duration
-	GossipNodes      int
-	RetransmitMult   int
-	PushPullInterval time.Duration
-	TCPTimeout       time.Duration
+	ProbeInterval time.Duration
+	ProbeTimeout  time.Duration
+	SuspicionMult int
+	// SuspicionMaxTimeoutMult bounds how much longer than the minimum a
+	// suspicion lasts without confirmations from other members (memberlist
+	// default 6). A node cut off from everyone gets no confirmations, so
+	// this sets how long a minority takes to notice it is alone.
+	SuspicionMaxTimeoutMult int
+	// AwarenessMaxMultiplier bounds how far memberlist stretches the probe
+	// interval and timeout of a node whose own probes fail (its "local
+	// health", default 8): it keeps a slow node from accusing healthy
+	// ones, and also slows a cut-off node's view of the partition.
+	AwarenessMaxMultiplier int
+	GossipInterval         time.Duration
+	GossipNodes            int
+	RetransmitMult         int
+	PushPullInterval       time.Duration
+	TCPTimeout             time.Duration
 	// DeadNodeReclaim is how long after a failure a node's name may be
 	// taken by a node at another address (a restart on a new port or host).
 	// Default 30 s.
@@ -273,8 +283,8 @@ func (c *Config) Validate() error {
 			return bad("%s %s: want >= 0", name, d)
 		}
 	}
-	if c.SuspicionMult < 0 || c.GossipNodes < 0 || c.RetransmitMult < 0 {
-		return bad("suspicion mult, gossip nodes and retransmit mult must not be negative")
+	if c.SuspicionMult < 0 || c.SuspicionMaxTimeoutMult < 0 || c.AwarenessMaxMultiplier < 0 || c.GossipNodes < 0 || c.RetransmitMult < 0 {
+		return bad("suspicion mult, suspicion max timeout mult, awareness max multiplier, gossip nodes and retransmit mult must not be negative")
 	}
 	for name, n := range map[string]int{
 		"ingress queue": c.IngressQueue, "channel queue": c.ChannelQueue, "send queue": c.SendQueue,
@@ -363,6 +373,8 @@ func (c *Config) memberlistConfig(key []byte, logOut io.Writer) (*memberlist.Con
 	overrideDur(&mc.PushPullInterval, c.PushPullInterval)
 	overrideDur(&mc.TCPTimeout, c.TCPTimeout)
 	overrideInt(&mc.SuspicionMult, c.SuspicionMult)
+	overrideInt(&mc.SuspicionMaxTimeoutMult, c.SuspicionMaxTimeoutMult)
+	overrideInt(&mc.AwarenessMaxMultiplier, c.AwarenessMaxMultiplier)
 	overrideInt(&mc.GossipNodes, c.GossipNodes)
 	overrideInt(&mc.RetransmitMult, c.RetransmitMult)
 	return mc, nil

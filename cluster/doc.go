@@ -104,6 +104,11 @@
 //     long a dead node takes to be declared failed — and so how long a
 //     partitioned minority keeps full spending rights before Majority
 //     turns false;
+//   - SuspicionMaxTimeoutMult (6) and AwarenessMaxMultiplier (8) bound how
+//     much memberlist stretches that for a node cut off from everyone (no
+//     one confirms its suspicions, its own probes fail): the minority side
+//     notices about twice as late as the majority unless they are lowered
+//     (docs/BENCHMARKS.md has measurements);
 //   - GossipInterval (200 ms, WAN 500 ms) and GossipNodes (3, WAN 4) set
 //     broadcast latency and bandwidth: a delta reaches everyone in a few
 //     gossip intervals, each node sends GossipNodes packets per interval;
@@ -114,5 +119,7 @@
 //
 // GossipTick stays ≤ 100 ms on every profile: it only batches locally.
 // Routing statistics stay local to each region (each measures its own
-// providers); health summaries gossip as hints.
+// providers); health summaries gossip as hints (TypeHealth, wired in cmd:
+// a same-region report may demote an endpoint this node has not measured,
+// another region's only weighs in on its error rate).
 package cluster

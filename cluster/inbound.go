@@ -81,13 +81,21 @@ func (c *Cluster) dispatch(in *inbound, b []byte, now time.Time, reassembled boo
 		c.m.duplicates.Inc()
 		return
 	}
-	c.touch(f.origin, now)
+	c.touch(f.origin, now, -1)
 	switch f.kind {
 	case kindBroadcast, kindDirect:
-		c.deliver(in, &f, now)
+		if c.deliver(in, &f, now) {
+			c.touch(f.origin, now, sendLag(f.seq, now))
+		}
 	case kindBatch:
+		lag := time.Duration(-1)
 		for i := range f.batch {
-			c.deliver(in, &f.batch[i], now)
+			if c.deliver(in, &f.batch[i], now) {
+				lag = sendLag(f.batch[i].seq, now)
+			}
+		}
+		if lag >= 0 {
+			c.touch(f.origin, now, lag)
 		}
 	case kindState:
 		c.m.pushPulls.Inc()
@@ -128,21 +136,34 @@ func (c *Cluster) dispatch(in *inbound, b []byte, now time.Time, reassembled boo
 	}
 }
 
+// sendLag is how long ago a frame with sequence number seq was sent (the
+// sequence is the sender's clock at send, so skew between the two clocks
+// is included; a negative result reads as 0). Only a frame's first
+// arrival counts: gossip retransmits the same frame later.
+func sendLag(seq uint64, now time.Time) time.Duration {
+	if seq > 1<<63-1 {
+		return -1
+	}
+	return max(now.Sub(time.Unix(0, int64(seq))), 0)
+}
+
 // deliver hands a broadcast or direct payload to its channel unless an
-// equal or newer version from the same origin was already delivered.
-func (c *Cluster) deliver(in *inbound, f *frame, now time.Time) {
+// equal or newer version from the same origin was already delivered, and
+// reports whether it did.
+func (c *Cluster) deliver(in *inbound, f *frame, now time.Time) bool {
 	switch in.firstSeen(f, now) {
 	case seenDuplicate:
 		c.m.duplicates.Inc()
-		return
+		return false
 	case seenStale:
 		c.m.stale.Inc()
-		return
+		return false
 	}
 	if sent := time.Unix(0, int64(f.seq)); f.seq <= 1<<63-1 && now.After(sent) {
 		c.m.lag.Update(now.Sub(sent).Seconds())
 	}
 	c.route(f.typ, work{op: opReceive, from: f.origin, ver: f.ver, data: f.payload})
+	return true
 }
 
 const (

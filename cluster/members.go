@@ -43,8 +43,11 @@ type Member struct {
 	Addr     string // gossip address, IP:port
 	State    MemberState
 	LastSeen time.Time // last membership event or message from it
-	Local    bool      // this node
-	BadMeta  bool      // its metadata did not decode
+	// Lag is how old its most recent broadcast was on arrival (send to
+	// receipt, clock skew between the nodes included); 0 until one came.
+	Lag     time.Duration
+	Local   bool // this node
+	BadMeta bool // its metadata did not decode
 }
 
 type memberEntry struct {
@@ -57,6 +60,7 @@ type memberEntry struct {
 	known    bool      // counts toward Majority
 	leaving  time.Time // when its leave intent arrived
 	lastSeen time.Time
+	lag      time.Duration
 }
 
 type eventKind int
@@ -156,11 +160,15 @@ func (c *Cluster) recountLocked() {
 	c.knownCount.Store(known)
 }
 
-// touch records that a message from name arrived.
-func (c *Cluster) touch(name string, now time.Time) {
+// touch records that a message from name arrived, and the gossip lag of
+// its newest broadcast when lag >= 0.
+func (c *Cluster) touch(name string, now time.Time, lag time.Duration) {
 	c.mu.Lock()
 	if e := c.members[name]; e != nil {
 		e.lastSeen = now
+		if lag >= 0 {
+			e.lag = lag
+		}
 	}
 	c.mu.Unlock()
 }
@@ -213,6 +221,7 @@ func (c *Cluster) Members() []Member {
 			Addr:     e.addr,
 			State:    e.state,
 			LastSeen: e.lastSeen,
+			Lag:      e.lag,
 			Local:    name == c.self,
 			BadMeta:  e.badMeta,
 		})

@@ -11,6 +11,7 @@ import (
 	"github.com/tollgate/tollgate/core/provider/anthropic"
 	"github.com/tollgate/tollgate/core/provider/gemini"
 	"github.com/tollgate/tollgate/core/provider/openai"
+	"github.com/tollgate/tollgate/core/telemetry"
 	"github.com/tollgate/tollgate/core/upstream"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
@@ -107,6 +108,7 @@ func LedgerConfig(cfg *config.Config, log *slog.Logger) ledger.Config {
 		Region:              cfg.Node.Region,
 		Durability:          ledger.Durability(cfg.Ledger.Durability),
 		PartitionAllowance:  cfg.Ledger.PartitionAllowance.Nano(),
+		SyncInterval:        cfg.Ledger.SyncInterval,
 		GenerationRetention: cfg.Ledger.GenerationRetention,
 		MaxDimensionValues:  cfg.Ledger.MaxDimensionValues,
 		Logger:              log,
@@ -130,6 +132,21 @@ func SeedAccounts(cfg *config.Config) []ledger.SeedAccount {
 		out = append(out, sa)
 	}
 	return out
+}
+
+// TelemetryConfig maps the telemetry section (environment already
+// applied by config.Parse) and the node's identity for telemetry.New.
+func TelemetryConfig(cfg *config.Config, version string, log *slog.Logger) telemetry.Config {
+	t := cfg.Telemetry
+	c := telemetry.Config{
+		Endpoint: t.TracesURL(), Headers: t.Headers, Timeout: t.Timeout, SampleRatio: 1,
+		CaptureContent: t.CaptureContent, ServiceName: t.ServiceName, ServiceVersion: version,
+		Node: cfg.Node.Name, Region: cfg.Node.Region, Logger: log,
+	}
+	if t.SampleRatio != nil {
+		c.SampleRatio = *t.SampleRatio
+	}
+	return c
 }
 
 // RoutingConfig maps the routing section of the config.

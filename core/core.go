@@ -32,6 +32,8 @@ import (
 	"github.com/tollgate/tollgate/core/catalogstore"
 	"github.com/tollgate/tollgate/core/config"
 	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/core/telemetry"
+	"github.com/tollgate/tollgate/core/ui"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
 )
@@ -57,6 +59,9 @@ type Options struct {
 	// /metrics also shows series other parts created there (the
 	// cluster's). Default: a new set.
 	Metrics *metrics.Set
+	// Version is the build's version, reported as service.version in
+	// traces.
+	Version string
 }
 
 // Gateway owns both listeners.
@@ -70,7 +75,12 @@ type Gateway struct {
 	wg       sync.WaitGroup
 	// peerClient forwards requests to other cluster members.
 	peerClient fasthttp.Client
-	started    time.Time
+	// ui serves the embedded dashboard on the admin listener.
+	ui      *ui.Handler
+	started time.Time
+	// tracer exports request traces (nil: telemetry off); Shutdown
+	// flushes it.
+	tracer *telemetry.Tracer
 }
 
 // New builds a gateway; Serve starts it.
@@ -83,12 +93,22 @@ func New(o Options) (*Gateway, error) {
 	}
 	cfg := o.Config
 	g := &Gateway{o: o, log: o.Logger, Metrics: api.NewMetrics(o.Metrics), started: time.Now()}
+	var err error
+	if g.ui, err = ui.New(); err != nil {
+		return nil, fmt.Errorf("core: cannot load the dashboard: %w", err)
+	}
 	g.Metrics.SyncEndpoints(o.Router.Snapshot())
 	var fanOut func(*fasthttp.RequestCtx, ledger.AnalyticsResult) (ledger.AnalyticsResult, []string)
 	if o.Cluster != nil {
 		fanOut = g.fanOutAnalytics
 	}
+	if cfg.Telemetry.Enabled {
+		if g.tracer, err = telemetry.New(TelemetryConfig(cfg, o.Version, o.Logger)); err != nil {
+			return nil, fmt.Errorf("core: %w", err)
+		}
+	}
 	g.API = api.New(api.Options{
+		Tracer:         g.tracer,
 		FanOut:         fanOut,
 		Router:         o.Router,
 		Upstreams:      o.Upstreams,
@@ -191,6 +211,14 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	for _, u := range g.o.Upstreams {
 		u.Client.CloseIdle()
 	}
+	if g.tracer != nil {
+		// Every request has ended: export the spans still queued.
+		tctx, cancel := context.WithTimeout(context.Background(), max(g.o.Config.Telemetry.Timeout, time.Second))
+		if terr := g.tracer.Shutdown(tctx); terr != nil {
+			g.log.Warn("cannot flush traces", "error", terr)
+		}
+		cancel()
+	}
 	return err
 }
 
@@ -206,6 +234,27 @@ func (g *Gateway) adminHandler(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 		g.Metrics.WritePrometheus(ctx)
+		// go_goroutines, go_memstats_*, process_resident_memory_bytes,
+		// process_open_fds: what an operator (and `make soak`) watches
+		// for leaks.
+		metrics.WriteProcessMetrics(ctx)
+		metrics.WriteFDMetrics(ctx)
+		return
+	}
+	if path == "/ui" || strings.HasPrefix(path, ui.Prefix) {
+		// Static files only, no data: the page authenticates its API
+		// calls with the key it logged in with.
+		g.ui.Serve(ctx)
+		return
+	}
+	if adminAccountPath(path) {
+		// The dashboard logged in with a management key reads its own
+		// account through the public account API, scoped by that key.
+		if g.o.Cluster != nil {
+			g.clusteredAPIHandler(ctx)
+		} else {
+			g.API.Handler(ctx)
+		}
 		return
 	}
 	if strings.HasPrefix(path, "/debug/pprof") {
@@ -232,12 +281,29 @@ func (g *Gateway) adminHandler(ctx *fasthttp.RequestCtx) {
 		g.adminCluster(ctx)
 	case path == "/admin/v1/catalog", strings.HasPrefix(path, "/admin/v1/catalog/"):
 		g.adminCatalog(ctx, strings.TrimPrefix(path, "/admin/v1/catalog"))
+	case path == "/admin/v1/generation" && g.o.Cluster != nil && g.forwardGeneration(ctx):
+		// served by the member named in the id
 	case path == "/admin/v1/accounts", strings.HasPrefix(path, "/admin/v1/accounts/"),
-		strings.HasPrefix(path, "/admin/v1/keys/"), path == "/admin/v1/analytics/query":
+		strings.HasPrefix(path, "/admin/v1/keys/"), path == "/admin/v1/analytics/query",
+		path == "/admin/v1/generation":
 		g.API.Admin(ctx)
 	default:
 		api.WriteError(ctx, &api.Error{Status: fasthttp.StatusNotFound, Message: "no such endpoint"})
 	}
+}
+
+// adminAccountPath reports whether path is one of the public account
+// endpoints the admin listener also serves, authenticated by the caller's
+// own key as on the public listener: GET /key, /credits, /generation,
+// /activity, the provisioning API (/keys, /keys/{hash}) and
+// POST /analytics/query, under /api/v1.
+func adminAccountPath(path string) bool {
+	switch path {
+	case "/api/v1/key", "/api/v1/credits", "/api/v1/generation", "/api/v1/keys",
+		"/api/v1/activity", "/api/v1/analytics/query":
+		return true
+	}
+	return strings.HasPrefix(path, "/api/v1/keys/")
 }
 
 func (g *Gateway) adminAuth(ctx *fasthttp.RequestCtx) bool {
@@ -337,7 +403,11 @@ func (g *Gateway) forwardGeneration(ctx *fasthttp.RequestCtx) bool {
 		return false
 	}
 	m, ok := g.o.Cluster.Member(node)
-	if !ok || m.State != cluster.MemberAlive || m.APIAddr == "" {
+	addr := m.APIAddr
+	if strings.HasPrefix(string(ctx.Path()), "/admin/") {
+		addr = m.AdminAddr // the admin key is not valid on the public listener
+	}
+	if !ok || m.State != cluster.MemberAlive || addr == "" {
 		api.WriteError(ctx, &api.Error{Status: fasthttp.StatusBadGateway,
 			Message:  fmt.Sprintf("generation %s was served by node %q, which is not reachable now", id, node),
 			Metadata: map[string]any{"node": node}})
@@ -346,7 +416,7 @@ func (g *Gateway) forwardGeneration(ctx *fasthttp.RequestCtx) bool {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://" + m.APIAddr + string(ctx.Path()) + "?id=" + url.QueryEscape(id))
+	req.SetRequestURI("http://" + addr + string(ctx.Path()) + "?id=" + url.QueryEscape(id))
 	req.Header.SetMethod(fasthttp.MethodGet)
 	if v := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization); len(v) > 0 {
 		req.Header.SetBytesV(fasthttp.HeaderAuthorization, v)
@@ -396,7 +466,10 @@ type clusterMember struct {
 	Epoch       uint64  `json:"epoch"`
 	LastSeen    string  `json:"last_seen"`
 	LastSeenAgo float64 `json:"last_seen_ago_seconds"`
-	BadMeta     bool    `json:"bad_meta,omitempty"`
+	// LagSeconds is the gossip lag of its latest broadcast (clock skew
+	// included).
+	LagSeconds float64 `json:"lag_seconds"`
+	BadMeta    bool    `json:"bad_meta,omitempty"`
 }
 
 // clusterRegion counts the members of one region.
@@ -479,6 +552,7 @@ func (g *Gateway) adminCluster(ctx *fasthttp.RequestCtx) {
 			cm := clusterMember{
 				Name: m.Name, Region: m.Region, State: m.State.String(), Local: m.Local, Addr: m.Addr,
 				APIAddr: m.APIAddr, AdminAddr: m.AdminAddr, Version: m.Version, Epoch: m.Epoch, BadMeta: m.BadMeta,
+				LagSeconds: m.Lag.Seconds(),
 			}
 			if !m.LastSeen.IsZero() {
 				cm.LastSeen = m.LastSeen.UTC().Format(time.RFC3339Nano)

@@ -70,3 +70,31 @@ func TestCandidateSize(t *testing.T) {
 		t.Fatalf("Candidate is %d bytes, want 32", n)
 	}
 }
+
+func TestRankWithHintsDoesNotAllocate(t *testing.T) {
+	clk := newClock()
+	src := newTestRouter(t, bigCatalog(20), clk)
+	r := newTestRouter(t, bigCatalog(20), clk)
+	warm(src, clk)
+	e := src.Snapshot().Models()[0].Endpoints[2]
+	for i := 0; i < 5; i++ {
+		attempt(src, e, Outcome{Err: ErrConnect})
+	}
+	r.ApplyHints("peer", true, src.HealthSummaries(nil))
+	dst := make([]Candidate, 0, 64)
+	for name, req := range map[string]*Request{
+		"default": {Model: "bench/model", PromptTokens: 1000},
+		"latency": {Model: "bench/model", Provider: &Preferences{Sort: Sort{By: SortLatency}}},
+	} {
+		allocs := testing.AllocsPerRun(200, func() {
+			var err error
+			dst, err = r.Rank(req, dst[:0])
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("Rank %s with hints: %v allocs per run, want 0", name, allocs)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -78,6 +79,16 @@ type Config struct {
 	// PercentileRefresh is how often the routing percentiles used by
 	// preferred_* thresholds are recomputed (on End). Default 1s.
 	PercentileRefresh time.Duration
+
+	// HintTTL is how long a peer's health summary of an endpoint counts
+	// after it arrived unless renewed (peers publish every few seconds).
+	// Default 15s.
+	HintTTL time.Duration
+	// HintLocalSamples is the decayed number of local samples at which an
+	// endpoint's own statistics take over completely from peers' hints;
+	// below it a hint counts in proportion 1 − local/HintLocalSamples.
+	// Default 5.
+	HintLocalSamples float64
 }
 
 // maxAutoFallbacks bounds Config.AutoFallbackModels so AutoModel's choice
@@ -134,6 +145,10 @@ func (c *Config) EnsureDefaults() {
 		c.AutoFallbackModels = 2
 	}
 	setDur(&c.PercentileRefresh, time.Second)
+	setDur(&c.HintTTL, 15*time.Second)
+	if c.HintLocalSamples == 0 {
+		c.HintLocalSamples = 5
+	}
 }
 
 // Validate reports the first invalid field.
@@ -157,6 +172,10 @@ func (c *Config) Validate() error {
 	pos("OutageWindow", c.OutageWindow)
 	pos("LatencyScale", c.LatencyScale)
 	pos("PercentileRefresh", c.PercentileRefresh)
+	pos("HintTTL", c.HintTTL)
+	if !(c.HintLocalSamples > 0) || math.IsInf(c.HintLocalSamples, 0) {
+		errs = append(errs, fmt.Errorf("HintLocalSamples must be positive and finite, got %g", c.HintLocalSamples))
+	}
 	if c.CircuitFailures < 1 {
 		errs = append(errs, fmt.Errorf("CircuitFailures must be at least 1, got %d", c.CircuitFailures))
 	}

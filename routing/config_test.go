@@ -19,6 +19,7 @@ func TestConfigDefaults(t *testing.T) {
 		OutageWindow: 30 * time.Second, OutageMinFailures: 3, OutageFailureRatio: 0.5,
 		LatencyScale: 2 * time.Second, ErrorScoreFloor: 0.01, PriceFloor: 1, DefaultPromptTokens: 1000, DefaultCompletionTokens: 250,
 		AutoFallbackModels: 2, PercentileRefresh: time.Second,
+		HintTTL: 15 * time.Second, HintLocalSamples: 5,
 	}
 	if c != want {
 		t.Fatalf("defaults:\ngot  %+v\nwant %+v", c, want)

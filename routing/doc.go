@@ -44,6 +44,18 @@
 // 5 and 30 minutes come from 30 one-minute slots of 80-bucket log-scale
 // histograms (4 buckets per doubling, ±9 %): fixed memory per endpoint.
 //
+// # Health hints from peers
+//
+// HealthSummaries lists this node's own measurements (endpoints with recent
+// samples or unhealthy); a cluster node gossips them and its peers pass
+// them to ApplyHints. A hint counts only while the local decayed sample
+// weight is below HintLocalSamples, in proportion 1 − local/HintLocalSamples,
+// and expires HintTTL after it arrived: it fills the error rate and, for
+// unmeasured endpoints, TTFT and throughput; a same-region report of an
+// open circuit, cooldown or outage puts the endpoint in the unhealthy tier
+// (a fallback, never excluded). Reports from other regions feed only the
+// error rate. Local statistics are never overwritten (hint.go).
+//
 // # Ranking
 //
 // Rank applies hard filters, in this order (the first one that empties the

@@ -502,6 +502,11 @@ func (c *rankCtx) place(g *group, e *Endpoint, cand *Candidate, probed *bool) {
 	} else if cool || st.outageUntil.Load() > now {
 		tier = tierUnhealthy
 	}
+	// Peers' hints stand in for missing local statistics (hint.go).
+	h, hf := c.hintFor(st)
+	if h != nil && tier == tierMeet && !probe && h.unhealthy > now {
+		tier = tierUnhealthy
+	}
 	if tier == tierMeet && !probe && c.thresholds && !c.meetsPreferred(st) {
 		tier = tierMiss
 	}
@@ -524,18 +529,25 @@ func (c *rankCtx) place(g *group, e *Endpoint, cand *Candidate, probed *bool) {
 		cand.key, cand.key2 = c.cost(e), float64(g.idx)
 	case modeSortLatency:
 		t := math.Float64frombits(st.ttft.Load())
+		if t == 0 && h != nil {
+			t = h.ttft
+		}
 		if t == 0 {
 			t = math.Inf(1) // unmeasured endpoints go after measured ones, by price
 		}
 		cand.key, cand.key2 = t, c.cost(e)
 	case modeSortThroughput:
-		cand.key, cand.key2 = -math.Float64frombits(st.tput.Load()), c.cost(e)
+		tp := math.Float64frombits(st.tput.Load())
+		if tp == 0 && h != nil {
+			tp = h.tput
+		}
+		cand.key, cand.key2 = -tp, c.cost(e)
 	case modeWeighted:
 		if tier == tierUnhealthy {
 			cand.key, cand.key2 = c.cost(e), float64(g.idx)
 		} else {
 			weighted = true
-			cand.key2 = c.weight(st, c.cost(e))
+			cand.key2 = c.weight(st, c.cost(e), h, hf)
 		}
 	}
 	if probe && g.mode == modeWeighted {
@@ -587,16 +599,27 @@ func (c *rankCtx) restSort(v Variant) mode {
 }
 
 // weight is the default weighting: inverse square of the expected cost,
-// scaled by the latency factor and the error factor.
-func (c *rankCtx) weight(st *epStats, price float64) float64 {
+// scaled by the latency factor and the error factor. h, when not nil, is
+// the endpoint's hint, counting for the share hf (hintFor).
+func (c *rankCtx) weight(st *epStats, price float64, h *hint, hf float64) float64 {
 	cfg := &c.r.cfg
 	p := max(price, cfg.PriceFloor)
 	w := 1 / (p * p)
-	if t := math.Float64frombits(st.ttft.Load()); t > 0 {
+	t := math.Float64frombits(st.ttft.Load())
+	if t == 0 && h != nil {
+		t = h.ttft
+	}
+	if t > 0 {
 		w /= 1 + t/float64(cfg.LatencyScale)
 	}
+	rate := 0.0
 	if s := math.Float64frombits(st.errS.Load()); s > 0 {
-		rate, _ := errorRate(s, math.Float64frombits(st.errW.Load()), st.errT.Load(), c.now, float64(cfg.ErrorHalfLife))
+		rate, _ = errorRate(s, math.Float64frombits(st.errW.Load()), st.errT.Load(), c.now, float64(cfg.ErrorHalfLife))
+	}
+	if h != nil {
+		rate = hf*h.errRate + (1-hf)*rate
+	}
+	if rate > 0 {
 		f := (1 - rate) * (1 - rate)
 		w *= max(f, cfg.ErrorScoreFloor)
 	}

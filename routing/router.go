@@ -23,6 +23,9 @@ type Router struct {
 	stats      map[string]*epStats
 	base       Catalog
 	records    map[recordKey]CatalogRecord
+	// hints holds the peers' health summaries by endpoint key, then by
+	// source node (see hint.go).
+	hints map[string]map[string]sourceHint
 }
 
 // New returns a router over cat. now is the clock (time.Now in production);

@@ -157,6 +157,8 @@ type epStats struct {
 	lease         atomic.Int64
 	cooldownUntil atomic.Int64
 	outageUntil   atomic.Int64
+	// hint is the combined health hint from peers (nil: none); see hint.go.
+	hint atomic.Pointer[hint]
 	// Routing percentiles of the last 5 minutes, published on End at most
 	// every PercentileRefresh: TTFT in ns, throughput in tokens/s (bits).
 	pubAt atomic.Int64

@@ -32,6 +32,7 @@ type clusterView struct {
 		Version     string  `json:"version"`
 		Epoch       uint64  `json:"epoch"`
 		LastSeenAgo float64 `json:"last_seen_ago_seconds"`
+		LagSeconds  float64 `json:"lag_seconds"`
 		BadMeta     bool    `json:"bad_meta"`
 	} `json:"members"`
 	Regions []struct {
@@ -67,7 +68,9 @@ func newClusterMembersCmd(f *adminFlags) *cobra.Command {
 		Short: "List members with region, state, addresses, ledger epoch and last contact",
 		Long: `List the members the node knows: name, region, state (alive, failed, left),
 gossip, API and admin addresses, software version, ledger epoch (bumped at
-every start) and how long ago the node last heard from each. The summary
+every start), how long ago the node last heard from each and the gossip
+lag of its latest broadcast (send to receipt; clock skew between the two
+nodes included). The summary
 says whether the node sees a majority of the known members; without one
 its ledger is partitioned and limits each key's new spend to
 ledger.partition_allowance.`,
@@ -94,7 +97,7 @@ func printClusterView(cmd *cobra.Command, v *clusterView) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tREGION\tSTATE\tGOSSIP\tAPI\tADMIN\tVERSION\tEPOCH\tLAST SEEN")
+	fmt.Fprintln(tw, "NAME\tREGION\tSTATE\tGOSSIP\tAPI\tADMIN\tVERSION\tEPOCH\tLAST SEEN\tLAG")
 	for _, m := range v.Members {
 		name := m.Name
 		if m.Local {
@@ -103,12 +106,15 @@ func printClusterView(cmd *cobra.Command, v *clusterView) error {
 		if m.BadMeta {
 			name += " (bad metadata)"
 		}
-		seen := "-"
+		seen, lag := "-", "-"
 		if !m.Local {
 			seen = (time.Duration(m.LastSeenAgo * float64(time.Second))).Round(time.Millisecond).String() + " ago"
+			if m.LagSeconds > 0 {
+				lag = (time.Duration(m.LagSeconds * float64(time.Second))).Round(time.Millisecond).String()
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", name, dash(m.Region), m.State, dash(m.Addr),
-			dash(m.APIAddr), dash(m.AdminAddr), dash(m.Version), m.Epoch, seen)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, dash(m.Region), m.State, dash(m.Addr),
+			dash(m.APIAddr), dash(m.AdminAddr), dash(m.Version), m.Epoch, seen, lag)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

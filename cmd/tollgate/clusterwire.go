@@ -1,7 +1,8 @@
 package main
 
 // Cluster wiring: the channels that carry the ledger and the catalog over
-// the cluster package's gossip (SPEC §5, §6). cluster carries bytes and
+// the cluster package's gossip (SPEC §5, §6); clusterhealth.go adds the
+// provider-health hints. cluster carries bytes and
 // imports neither ledger nor routing; this file is the only place that
 // knows both sides.
 //
@@ -103,6 +104,15 @@ func clusterConfig(cfg *config.Config, apiAddr, adminAddr string, epoch uint64, 
 		Version:   version,
 		Epoch:     epoch,
 		Logger:    log,
+
+		ProbeInterval:    c.ProbeInterval,
+		ProbeTimeout:     c.ProbeTimeout,
+		SuspicionMult:    c.SuspicionMult,
+		GossipInterval:   c.GossipInterval,
+		PushPullInterval: c.PushPullInterval,
+
+		SuspicionMaxTimeoutMult: c.SuspicionMaxTimeoutMult,
+		AwarenessMaxMultiplier:  c.AwarenessMaxMultiplier,
 	}
 }
 
@@ -128,6 +138,7 @@ type clusterNode struct {
 	log     *slog.Logger
 	ledger  *ledgerChannel
 	catalog *catalogChannel
+	health  *healthChannel
 }
 
 // wireMetrics are the channels' own counters, created once.
@@ -174,6 +185,10 @@ func newClusterNode(cfg cluster.Config, led *ledger.Ledger, router *routing.Rout
 		return nil, err
 	}
 	if err := c.Register(cluster.TypeCatalog, "catalog", catalogWireVersion, n.catalog); err != nil {
+		return nil, err
+	}
+	n.health = newHealthChannel(c, router, cfg.Region, set, n.log, lim)
+	if err := c.Register(cluster.TypeHealth, "health", healthWireVersion, n.health); err != nil {
 		return nil, err
 	}
 	c.OnPartitionChange(led.SetPartitioned)

@@ -192,7 +192,7 @@ func openNode(cfg *config.Config, log *slog.Logger, apiAddr, adminAddr string, t
 		return nil, fmt.Errorf("cannot seed accounts from config: %w", err)
 	}
 	set := metrics.NewSet()
-	opts := core.Options{Config: cfg, Router: router, Upstreams: ups, Ledger: n.led, Catalog: n.cat, Logger: log, Metrics: set}
+	opts := core.Options{Config: cfg, Router: router, Upstreams: ups, Ledger: n.led, Catalog: n.cat, Logger: log, Metrics: set, Version: version}
 	if cfg.Cluster.Enabled {
 		// The cluster exists before the gateway (which shows it and
 		// gossips its catalog changes through it) and starts after it

@@ -311,6 +311,8 @@ func apiType(path string) string {
 		return "embeddings"
 	case strings.HasSuffix(path, "/messages"):
 		return "messages"
+	case strings.HasSuffix(path, "/responses"):
+		return "responses"
 	}
 	return ""
 }
@@ -373,18 +375,32 @@ func (a *API) generation(ctx *fasthttp.RequestCtx) {
 		a.fail(ctx, routeOther, e)
 		return
 	}
-	id := string(ctx.QueryArgs().Peek("id"))
-	if id == "" {
-		a.fail(ctx, routeOther, errorf(fasthttp.StatusBadRequest, "missing query parameter 'id' (a generation id such as gen-…)"))
+	g, e := a.lookupGeneration(ctx)
+	if e == nil && g.AccountID != k.AccountID {
+		// Another account's generation does not exist for this key.
+		e = errNoSuchGeneration
+	}
+	if e != nil {
+		a.fail(ctx, routeOther, e)
 		return
+	}
+	a.reply(ctx, fasthttp.StatusOK, dataReply{generationObjectOf(&g)})
+}
+
+// lookupGeneration reads the generation named by the query parameter id
+// from this node's store; the caller checks who may see it.
+func (a *API) lookupGeneration(ctx *fasthttp.RequestCtx) (ledger.Generation, *Error) {
+	// A Responses API id is "resp_" + the generation id.
+	id := strings.TrimPrefix(string(ctx.QueryArgs().Peek("id")), "resp_")
+	if id == "" {
+		return ledger.Generation{}, errorf(fasthttp.StatusBadRequest, "missing query parameter 'id' (a generation id such as gen-…)")
 	}
 	l := a.o.Ledger
 	node := ledger.GenerationNode(id)
 	if node != "" && node != l.Node() {
-		a.fail(ctx, routeOther, &Error{Status: fasthttp.StatusNotFound,
+		return ledger.Generation{}, &Error{Status: fasthttp.StatusNotFound,
 			Message:  fmt.Sprintf("generation %s was served by node %q; this node (%q) cannot look it up", id, node, l.Node()),
-			Metadata: map[string]any{"node": node}})
-		return
+			Metadata: map[string]any{"node": node}}
 	}
 	g, err := l.GetGeneration(id)
 	if errors.Is(err, ledger.ErrGenerationNotFound) && node != "" {
@@ -397,17 +413,11 @@ func (a *API) generation(ctx *fasthttp.RequestCtx) {
 	}
 	switch {
 	case errors.Is(err, ledger.ErrGenerationNotFound):
-		a.fail(ctx, routeOther, errNoSuchGeneration)
-		return
+		return g, errNoSuchGeneration
 	case err != nil:
-		a.fail(ctx, routeOther, a.internalError("read the generation", err))
-		return
-	case g.AccountID != k.AccountID:
-		// Another account's generation does not exist for this key.
-		a.fail(ctx, routeOther, errNoSuchGeneration)
-		return
+		return g, a.internalError("read the generation", err)
 	}
-	a.reply(ctx, fasthttp.StatusOK, dataReply{generationObjectOf(&g)})
+	return g, nil
 }
 
 // keys serves GET /keys (list) and POST /keys (create) for a management
@@ -558,6 +568,23 @@ func decodeObject(body []byte) (map[string]json.RawMessage, *Error) {
 	}
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, errorf(fasthttp.StatusBadRequest, "the body must be a JSON object: "+err.Error())
+	}
+	// A repeated member is an error, as in inference bodies: which of two
+	// "limit"s a decoder keeps is not for a client to guess.
+	n := 0
+	_ = peek.Members(body, func(peek.Member) error { n++; return nil })
+	if n != len(m) {
+		seen := make(map[string]bool, n)
+		var dup string
+		_ = peek.Members(body, func(mb peek.Member) error {
+			k := string(peek.Key(mb.Key))
+			if seen[k] && dup == "" {
+				dup = k
+			}
+			seen[k] = true
+			return nil
+		})
+		return nil, errorf(fasthttp.StatusBadRequest, fmt.Sprintf("duplicate key %q in request body", dup))
 	}
 	return m, nil
 }
@@ -911,12 +938,34 @@ func queryTime(raw json.RawMessage, field string, def time.Time) (time.Time, *Er
 // sets Account. account is the request's "account" member.
 func parseAnalytics(body []byte, now time.Time) (q ledger.AnalyticsQuery, account string, e *Error) {
 	var req analyticsRequest
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := provider.CheckJSON(body); err != nil {
-			return q, "", errorf(fasthttp.StatusBadRequest, "invalid analytics query: "+err.Error())
+	m, e := decodeObject(body)
+	if e != nil {
+		return q, "", errorf(fasthttp.StatusBadRequest, "invalid analytics query: "+e.Message)
+	}
+	// Member by member, so a type error names its field.
+	for k, raw := range m {
+		var dst any
+		want := "a string"
+		switch k {
+		case "from":
+			req.From = raw
+		case "to":
+			req.To = raw
+		case "granularity":
+			dst = &req.Granularity
+		case "group_by":
+			dst, want = &req.GroupBy, "a dimension or an array of dimensions"
+		case "filters":
+			dst, want = &req.Filters, "an object of dimension: value or [values]"
+		case "metrics":
+			dst, want = &req.Metrics, "a metric or an array of metrics"
+		case "account":
+			dst = &req.Account
 		}
-		if err := json.Unmarshal(body, &req); err != nil {
-			return q, "", errorf(fasthttp.StatusBadRequest, "invalid analytics query: "+err.Error())
+		if dst != nil {
+			if err := json.Unmarshal(raw, dst); err != nil {
+				return q, "", errorf(fasthttp.StatusBadRequest, "invalid analytics query: "+k+": want "+want)
+			}
 		}
 	}
 	gran := req.Granularity

@@ -12,6 +12,7 @@ package api
 //	POST /admin/v1/accounts/{ref}/keys         {name, management, limit, limit_reset, expires_at, disabled} → 201 + key
 //	GET|PATCH|DELETE /admin/v1/keys/{hash}     any account's key
 //	POST /admin/v1/analytics/query             any account, or all
+//	GET  /admin/v1/generation?id=              any account's generation (GET /generation's shape)
 //
 // {ref} is an account id (acct_…) or name, path-escaped.
 
@@ -129,6 +130,15 @@ func (a *API) admin(ctx *fasthttp.RequestCtx) (int, any, *Error) {
 		}
 	case len(segs) == 2 && segs[0] == "keys":
 		return a.keyOp(ctx, segs[1], "")
+	case len(segs) == 1 && segs[0] == "generation":
+		if !ctx.IsGet() {
+			return 0, nil, errMethod
+		}
+		g, e := a.lookupGeneration(ctx)
+		if e != nil {
+			return 0, nil, e
+		}
+		return fasthttp.StatusOK, dataReply{generationObjectOf(&g)}, nil
 	case len(segs) == 2 && segs[0] == "analytics" && segs[1] == "query":
 		if !ctx.IsPost() {
 			return 0, nil, errMethod

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tollgate/tollgate/core/peek"
 	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/core/telemetry"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
 )
@@ -53,6 +54,9 @@ type Options struct {
 	FanOut func(ctx *fasthttp.RequestCtx, local ledger.AnalyticsResult) (ledger.AnalyticsResult, []string)
 	// Ready reports readiness for /readyz (nil = always ready).
 	Ready func() error
+	// Tracer exports OpenTelemetry spans of inference requests (nil =
+	// tracing off). The caller shuts it down.
+	Tracer *telemetry.Tracer
 }
 
 // API serves the public listener.
@@ -134,6 +138,9 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 		a.inference(ctx, peek.KindEmbedding, routeEmbeddings)
 	case "/messages":
 		a.serve(ctx, peek.KindChat, routeMessages, edgeAnthropic)
+	case "/responses":
+		// Counted with chat completions until metrics.go has a route of its own.
+		a.serve(ctx, peek.KindChat, routeResponses, edgeResponses)
 	case "/models":
 		a.models(ctx)
 	case "/providers":
@@ -157,6 +164,12 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 		}
 		if hasPrefix(rest, "/keys/") {
 			a.keyByHash(ctx, rest[len("/keys/"):])
+			return
+		}
+		if hasPrefix(rest, "/responses/") {
+			// GET/DELETE /responses/{id}, /cancel, /input_items: nothing is stored.
+			a.m.route(routeOther, fasthttp.StatusNotFound)
+			WriteError(ctx, errNoStoredResponses)
 			return
 		}
 		a.m.route(routeOther, fasthttp.StatusNotFound)

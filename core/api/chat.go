@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/tollgate/tollgate/core/peek"
 	"github.com/tollgate/tollgate/core/provider"
 	"github.com/tollgate/tollgate/core/sse"
+	"github.com/tollgate/tollgate/core/telemetry"
 	"github.com/tollgate/tollgate/core/upstream"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
@@ -69,12 +69,14 @@ type reqState struct {
 	// guarded by mu: the stream writer and the watcher share the client
 	// writer.
 	mu        sync.Mutex
-	w         *bufio.Writer
+	w         io.Writer // the client, during writeStream
 	lastWrite time.Time
 	done      bool        // the writer finished; the watcher must not touch w
 	gone      atomic.Bool // the client went away (read without mu by the writer loop)
 	aborted   bool        // aborted by shutdown
-	writeFn   func(w *bufio.Writer)
+	sbody     streamBody  // the response body of a stream
+
+	tel *telemetry.Request // the request's spans; nil when not tracing
 }
 
 type attemptInfo struct {
@@ -87,12 +89,13 @@ type attemptInfo struct {
 	LatencyMs float64 `json:"latency_ms"`
 	kind      routing.ErrorKind
 	retryMs   int64
+	// vendorMsg: Error is the provider's own text, which may quote the
+	// prompt; the client sees it, the generation record does not.
+	vendorMsg bool
 }
 
 func newReqState(a *API) any {
-	st := &reqState{a: a, scanner: sse.NewScanner(nil, 0)}
-	st.writeFn = st.writeStream
-	return st
+	return &reqState{a: a, scanner: sse.NewScanner(nil, 0)}
 }
 
 func (st *reqState) reset() {
@@ -116,6 +119,7 @@ func (st *reqState) reset() {
 	st.edge, st.edgeSt = edgeOpenAI, nil
 	st.scratch = st.scratch[:0]
 	st.gone.Store(false)
+	st.tel = nil
 }
 
 func (a *API) getState() *reqState {
@@ -184,11 +188,17 @@ func (a *API) serve(ctx *fasthttp.RequestCtx, kind peek.Kind, route routeID, edg
 		return
 	}
 	st.attribution(ctx)
+	if a.o.Tracer != nil {
+		st.traceStart(ctx)
+	}
 	streaming, err := a.runChat(ctx, st)
 	if err != nil {
 		fail(AsError(err))
 	}
 	if !streaming {
+		if st.tel != nil {
+			st.traceEnd(ctx.Response.StatusCode())
+		}
 		// Settle or Release closed it already on every path that reached
 		// a provider; this closes it on the others (a no-op otherwise).
 		a.o.Ledger.Release(st.resv)
@@ -291,6 +301,9 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: fasthttp.StatusBadRequest, Error: br.Msg, kind: routing.ErrBadRequest})
 		return false, false, nil
 	}
+	if st.tel != nil {
+		st.traceAttempt(req, up, ep)
+	}
 	resp := fasthttp.AcquireResponse()
 	att := a.o.Router.Begin(ep)
 	t0 := time.Now()
@@ -325,7 +338,7 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 		}
 		a.o.Router.End(att, routing.Outcome{Err: kind, Status: status, Latency: time.Since(t0), RetryAfter: time.Duration(f.RetryAfterMs) * time.Millisecond})
 		a.m.observeAttempt(ep, false, 0, 0, nil, 0)
-		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: f.Message, Raw: string(f.Raw), kind: kind, retryMs: f.RetryAfterMs, LatencyMs: msSince(t0)})
+		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: f.Message, Raw: string(f.Raw), kind: kind, retryMs: f.RetryAfterMs, LatencyMs: msSince(t0), vendorMsg: true})
 		a.log.Warn("upstream attempt failed", "gen", st.genID, "provider", up.Name, "model", ep.Model, "status", status)
 		if retryableStatus(status, kind) {
 			return false, false, nil
@@ -368,7 +381,7 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 		// A 200 whose body is an error object: the provider failed.
 		a.o.Router.End(att, routing.Outcome{Err: routing.ErrStatus5xx, Status: status, Latency: latency})
 		a.m.observeAttempt(ep, false, 0, 0, nil, 0)
-		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: res.Err.Message, Raw: string(res.Err.Raw), kind: routing.ErrStatus5xx, LatencyMs: msSince(t0)})
+		st.attempt = append(st.attempt, attemptInfo{Provider: up.Name, Model: ep.Model, Status: status, Error: res.Err.Message, Raw: string(res.Err.Raw), kind: routing.ErrStatus5xx, LatencyMs: msSince(t0), vendorMsg: true})
 		return false, false, nil
 	}
 	cost := ep.Pricing.Cost(res.Usage)

@@ -2,35 +2,50 @@ package api
 
 import (
 	"bytes"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/tollgate/tollgate/core/provider/anthropic"
+	"github.com/tollgate/tollgate/core/provider/openai"
 )
 
 // edgeKind is the wire format a client speaks. The pipeline runs in the
 // OpenAI shape; an edge converts the request on the way in and every
 // response, stream frame and error on the way out. POST /messages uses the
-// Anthropic edge so Anthropic SDKs work against any provider.
+// Anthropic edge so Anthropic SDKs work against any provider; POST
+// /responses the Responses edge (stateless OpenAI Responses API), whose
+// errors keep the OpenAI envelope.
 type edgeKind uint8
 
 const (
 	edgeOpenAI edgeKind = iota
 	edgeAnthropic
+	edgeResponses
 )
+
+// errNoStoredResponses answers the Responses API's retrieval endpoints
+// (GET /responses/{id} and kin): the gateway keeps no responses.
+var errNoStoredResponses = errorf(fasthttp.StatusNotFound, "responses are not stored: Tollgate's Responses API is stateless (send store: false and the whole conversation as input)")
 
 // request converts the client's body into an OpenAI request body.
 func (e edgeKind) request(dst, body []byte) ([]byte, error) {
-	if e == edgeAnthropic {
+	switch e {
+	case edgeAnthropic:
 		return anthropic.InboundRequest(dst, body)
+	case edgeResponses:
+		return openai.ResponsesRequest(dst, body)
 	}
 	return append(dst, body...), nil
 }
 
 // response converts a complete OpenAI response body.
 func (e edgeKind) response(dst, body []byte) ([]byte, error) {
-	if e == edgeAnthropic {
+	switch e {
+	case edgeAnthropic:
 		return anthropic.InboundResponse(dst, body)
+	case edgeResponses:
+		return openai.ResponsesResponse(dst, body, time.Now().Unix())
 	}
 	return append(dst, body...), nil
 }
@@ -41,8 +56,11 @@ type edgeStream interface {
 }
 
 func (e edgeKind) newStream() edgeStream {
-	if e == edgeAnthropic {
+	switch e {
+	case edgeAnthropic:
 		return anthropic.NewInboundStream()
+	case edgeResponses:
+		return openai.NewResponsesStream(nil)
 	}
 	return nil
 }

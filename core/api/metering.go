@@ -41,6 +41,7 @@ func apiPath(p []byte) string {
 		"/api/v1/completions", "/v1/completions",
 		"/api/v1/embeddings", "/v1/embeddings",
 		"/api/v1/messages", "/v1/messages",
+		"/api/v1/responses", "/v1/responses",
 	} {
 		if string(p) == k {
 			return k
@@ -166,6 +167,11 @@ func (st *reqState) settle(status int, res *provider.Result, cancelled bool, ttf
 		for i, at := range st.attempt {
 			g.Attempts[i] = ledger.Attempt{Provider: at.Provider, Model: at.Model, Status: at.Status, Error: at.Error,
 				Latency: time.Duration(at.LatencyMs * float64(time.Millisecond))}
+			if at.vendorMsg {
+				// Providers echo prompts in their errors; keep only what
+				// the gateway itself knows about the failure.
+				g.Attempts[i].Error = "provider error (" + at.kind.String() + "); its message is not stored"
+			}
 		}
 		if g.Provider == "" {
 			g.Provider = st.attempt[len(st.attempt)-1].Provider
@@ -184,6 +190,9 @@ func (st *reqState) settle(status int, res *provider.Result, cancelled bool, ttf
 	}
 	if a.limits != nil {
 		a.limits.addTokens(st.principal.Hash, int(g.PromptTokens+g.CompletionTokens), time.Now())
+	}
+	if st.tel != nil {
+		st.traceSettle(status, res, cost, cancelled, ttft)
 	}
 	if err := a.o.Ledger.Settle(st.resv, cost, g); err != nil {
 		a.log.Error("cannot settle generation", "gen", st.genID, "cost_nano", cost, "error", err)

@@ -46,12 +46,13 @@ const (
 	routeCompletions
 	routeEmbeddings
 	routeMessages
+	routeResponses
 	routeModels
 	routeOther
 	numRoutes
 )
 
-var routeNames = [numRoutes]string{"chat_completions", "completions", "embeddings", "messages", "models", "other"}
+var routeNames = [numRoutes]string{"chat_completions", "completions", "embeddings", "messages", "responses", "models", "other"}
 
 // statusCodes are the statuses that get their own series; anything else
 // counts as "other".

@@ -1,9 +1,9 @@
 package api
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
 
 	"sync"
@@ -40,12 +40,73 @@ func (a *API) startStream(ctx *fasthttp.RequestCtx, st *reqState, cand routing.C
 	st.stream = st.up.Adapter.NewStream(&st.call)
 	a.m.route(st.route, fasthttp.StatusOK)
 	a.m.streams.Inc()
-	ctx.SetBodyStreamWriter(st.writeFn)
+	st.sbody = streamBody{st: st}
+	ctx.Response.SetBodyStream(&st.sbody, -1)
+}
+
+// streamBody is a stream's response body. fasthttp writes a body of
+// unknown length through WriteTo, on the connection's own goroutine, with
+// a writer that sends each Write as one HTTP chunk and flushes it. So a
+// stream costs no pipe and no second goroutine, as SetBodyStreamWriter
+// would (a goroutine switch per event, ~16 KiB per stream). fasthttp
+// calls Close after WriteTo, or instead of it when the headers could not
+// be sent; Close releases the request state.
+type streamBody struct {
+	st      *reqState
+	started bool // WriteTo ran
+	broken  bool // the writer panicked: the state is not reused
+}
+
+var errStreamRead = errors.New("api: a stream body is written with WriteTo, not read")
+
+func (b *streamBody) SupportsBodyWriteTo() bool { return true }
+
+func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
+	b.started = true
+	b.st.writeStream(w)
+	return 0, nil
+}
+
+// Read is not called: fasthttp prefers WriteTo (SupportsBodyWriteTo).
+func (b *streamBody) Read([]byte) (int, error) { return 0, errStreamRead }
+
+func (b *streamBody) Close() error {
+	st := b.st
+	if !b.started {
+		// The headers never reached the client: settle the attempt as
+		// abandoned and close the upstream.
+		b.started = true
+		st.gone.Store(true)
+		st.writeStream(goneWriter{})
+	}
+	st.a.inflight.Add(-1)
+	if !b.broken {
+		st.a.putState(st)
+	}
+	return nil
+}
+
+// goneWriter is the client of a stream whose headers could not be sent.
+type goneWriter struct{}
+
+func (goneWriter) Write([]byte) (int, error) { return 0, errClientGone }
+
+// send writes b to the client as one chunk: the stream's writer flushes
+// each Write itself; a buffered writer (tests) is flushed here.
+func send(w io.Writer, b []byte) error {
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	if f, ok := w.(interface{ Flush() error }); ok {
+		return f.Flush()
+	}
+	return nil
 }
 
 // writeStream relays the upstream stream to the client. It runs after the
-// handler returned, on the connection's goroutine.
-func (st *reqState) writeStream(w *bufio.Writer) {
+// handler returned, on the connection's goroutine (streamBody.WriteTo);
+// streamBody.Close releases st afterwards.
+func (st *reqState) writeStream(w io.Writer) {
 	a := st.a
 	defer func() {
 		if r := recover(); r != nil {
@@ -53,21 +114,14 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 			// reused since it may be inconsistent.
 			a.log.Error("BUG: stream writer panic", "gen", st.genID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			a.watch.remove(st)
-			a.inflight.Add(-1)
-			return
+			st.sbody.broken = true
 		}
-		a.inflight.Add(-1)
-		a.putState(st)
 	}()
 	sentAt := st.start.Add(st.upstream) // upstream headers arrived here
 	st.mu.Lock()
 	st.w = w
 	st.lastWrite = time.Now()
-	_, err := w.Write(keepAliveFrame)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err != nil {
+	if err := send(w, keepAliveFrame); err != nil {
 		st.gone.Store(true)
 	}
 	st.mu.Unlock()
@@ -76,8 +130,9 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 	sc := st.scanner
 	sc.Reset(st.resp.BodyStream())
 	var (
-		ttft    time.Duration
-		failure *provider.Failure
+		ttft      time.Duration
+		failure   *provider.Failure
+		vendorMsg bool // failure's message is the provider's own text
 	)
 	for !st.gone.Load() && sc.Next() {
 		out, err := st.stream.Event(st.out[:0], sc.Event())
@@ -90,13 +145,13 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 			if ttft == 0 {
 				ttft = time.Since(sentAt)
 			}
+			if st.tel != nil {
+				st.tel.CaptureFrames(out)
+			}
 			out = st.convertFrames(out)
 			st.mu.Lock()
 			if !st.gone.Load() {
-				_, werr := w.Write(out)
-				if werr == nil {
-					werr = w.Flush()
-				}
+				werr := send(w, out)
 				st.lastWrite = time.Now()
 				if werr != nil {
 					st.gone.Store(true)
@@ -106,7 +161,7 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 		}
 		res := st.stream.Result()
 		if res.Err != nil {
-			failure = res.Err
+			failure, vendorMsg = res.Err, true
 			break
 		}
 		if res.Done {
@@ -158,9 +213,7 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 		}
 		st.out = out
 		out = st.convertFrames(out)
-		if _, err := w.Write(out); err == nil {
-			_ = w.Flush()
-		}
+		_ = send(w, out)
 	}
 	gone = st.gone.Load()
 	st.mu.Unlock()
@@ -185,9 +238,16 @@ func (st *reqState) writeStream(w *bufio.Writer) {
 		sinceStart = sentAt.Add(ttft).Sub(st.start)
 	}
 	st.settle(fasthttp.StatusOK, res, gone, sinceStart)
+	if st.tel != nil {
+		st.traceEnd(fasthttp.StatusOK)
+	}
 	if failure != nil || gone {
 		msg := "client went away"
-		if failure != nil {
+		switch {
+		case vendorMsg:
+			// A provider's own error text may quote the prompt: never logged.
+			msg = "provider error in the stream"
+		case failure != nil:
 			msg = failure.Message
 		}
 		a.log.Warn("stream ended early", "gen", st.genID, "provider", st.up.Name, "model", st.ep.Model, "reason", msg)
@@ -307,10 +367,7 @@ func (w *watcher) check(st *reqState, now time.Time) {
 		return
 	}
 	if now.Sub(st.lastWrite) >= w.keepAlive {
-		_, err := st.w.Write(keepAliveFrame)
-		if err == nil {
-			err = st.w.Flush()
-		}
+		err := send(st.w, keepAliveFrame)
 		st.lastWrite = now
 		if err != nil {
 			st.gone.Store(true)

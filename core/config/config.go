@@ -14,10 +14,12 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +41,7 @@ type Config struct {
 	Server    Server     `yaml:"server"`
 	Routing   Routing    `yaml:"routing"`
 	Log       Log        `yaml:"log"`
+	Telemetry Telemetry  `yaml:"telemetry"`
 	Providers []Provider `yaml:"providers"`
 	Models    []Model    `yaml:"models"`
 	Accounts  []Account  `yaml:"accounts"`
@@ -67,12 +70,25 @@ type Cluster struct {
 	SecretKey string   `yaml:"secret_key"`
 	Label     string   `yaml:"label"`
 	Insecure  bool     `yaml:"insecure"`
+	// Failure detection and gossip timing; 0 keeps the profile's value
+	// (cluster.Config documents them).
+	ProbeInterval    time.Duration `yaml:"probe_interval"`
+	ProbeTimeout     time.Duration `yaml:"probe_timeout"`
+	SuspicionMult    int           `yaml:"suspicion_mult"`
+	GossipInterval   time.Duration `yaml:"gossip_interval"`
+	PushPullInterval time.Duration `yaml:"push_pull_interval"`
+	// 0 keeps memberlist's defaults (6 and 8).
+	SuspicionMaxTimeoutMult int `yaml:"suspicion_max_timeout_mult"`
+	AwarenessMaxMultiplier  int `yaml:"awareness_max_multiplier"`
 }
 
 // Ledger configures the credit ledger.
 type Ledger struct {
 	Durability         string `yaml:"durability"`          // group (default) | sync
 	PartitionAllowance USD    `yaml:"partition_allowance"` // default 1 USD per key
+	// SyncInterval spaces the fsyncs of group-committed spend (0 = 50ms,
+	// negative = fsync every group); see ledger.Config.SyncInterval.
+	SyncInterval time.Duration `yaml:"sync_interval"`
 	// GenerationRetention is how long generation records are kept (0 = the
 	// ledger's default, 720h).
 	GenerationRetention time.Duration `yaml:"generation_retention"`
@@ -125,6 +141,87 @@ type Log struct {
 	Format string `yaml:"format"` // text (default) | json
 }
 
+// Telemetry configures OpenTelemetry trace export over OTLP/HTTP
+// (docs/telemetry.md). Off by default. When enabled, the standard
+// variables fill what the file leaves unset: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+// and OTEL_EXPORTER_OTLP_ENDPOINT (endpoints), OTEL_EXPORTER_OTLP_HEADERS and
+// OTEL_EXPORTER_OTLP_TRACES_HEADERS (merged under headers),
+// OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER_ARG (sample_ratio); and
+// OTEL_SDK_DISABLED=true turns export off.
+type Telemetry struct {
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the OTLP/HTTP base URL; /v1/traces is appended.
+	// Default http://localhost:4318.
+	Endpoint string `yaml:"endpoint"`
+	// TracesEndpoint is the full traces URL, used as given; it wins over
+	// Endpoint.
+	TracesEndpoint string            `yaml:"traces_endpoint"`
+	Headers        map[string]string `yaml:"headers"`
+	ServiceName    string            `yaml:"service_name"` // default tollgate
+	// SampleRatio of new traces recorded, 0..1 (default 1); a request with
+	// a traceparent follows its caller's decision.
+	SampleRatio *float64 `yaml:"sample_ratio"`
+	// CaptureContent records prompts and completions in spans.
+	CaptureContent bool          `yaml:"capture_content"`
+	Timeout        time.Duration `yaml:"timeout"` // default 10s per export
+}
+
+// TracesURL is the URL spans are exported to.
+func (t Telemetry) TracesURL() string {
+	if t.TracesEndpoint != "" {
+		return t.TracesEndpoint
+	}
+	return strings.TrimRight(t.Endpoint, "/") + "/v1/traces"
+}
+
+// applyEnv fills the unset telemetry keys from the OTEL_* variables.
+func (t *Telemetry) applyEnv(lookup func(string) (string, bool)) {
+	get := func(k string) string {
+		v, _ := lookup(k)
+		return strings.TrimSpace(v)
+	}
+	if strings.EqualFold(get("OTEL_SDK_DISABLED"), "true") {
+		t.Enabled = false
+	}
+	if !t.Enabled {
+		return
+	}
+	if t.Endpoint == "" && t.TracesEndpoint == "" {
+		if v := get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); v != "" {
+			t.TracesEndpoint = v
+		} else {
+			t.Endpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT")
+		}
+	}
+	env := map[string]string{}
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"} {
+		for _, kv := range strings.Split(get(k), ",") {
+			name, value, ok := strings.Cut(kv, "=")
+			name = strings.TrimSpace(name)
+			if !ok || name == "" {
+				continue
+			}
+			if v, err := url.PathUnescape(strings.TrimSpace(value)); err == nil {
+				env[name] = v
+			}
+		}
+	}
+	if len(env) > 0 {
+		for k, v := range t.Headers {
+			env[k] = v
+		}
+		t.Headers = env
+	}
+	if t.ServiceName == "" {
+		t.ServiceName = get("OTEL_SERVICE_NAME")
+	}
+	if t.SampleRatio == nil {
+		if f, err := strconv.ParseFloat(get("OTEL_TRACES_SAMPLER_ARG"), 64); err == nil && f >= 0 && f <= 1 {
+			t.SampleRatio = &f
+		}
+	}
+}
+
 // Provider is one upstream account.
 type Provider struct {
 	Name           string            `yaml:"name"`
@@ -137,6 +234,12 @@ type Provider struct {
 	Timeouts       Timeouts          `yaml:"timeouts"`
 	MaxConnections int               `yaml:"max_connections"` // default 4096
 	Disabled       bool              `yaml:"disabled"`
+	// AllowLinkLocal lets base_url name a link-local address (169.254.0.0/16,
+	// fe80::/10) or a cloud metadata endpoint, which Validate refuses by
+	// default: a gateway that can be pointed there leaks instance
+	// credentials. Loopback and private (RFC 1918) addresses are always
+	// allowed: self-hosted vLLM and Ollama live there.
+	AllowLinkLocal bool `yaml:"allow_link_local"`
 }
 
 // DataPolicy is what a provider does with prompts.
@@ -328,6 +431,19 @@ func (c *Config) EnsureDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
+	if c.Telemetry.Endpoint == "" {
+		c.Telemetry.Endpoint = "http://localhost:4318"
+	}
+	if c.Telemetry.ServiceName == "" {
+		c.Telemetry.ServiceName = "tollgate"
+	}
+	if c.Telemetry.SampleRatio == nil {
+		one := 1.0
+		c.Telemetry.SampleRatio = &one
+	}
+	if c.Telemetry.Timeout == 0 {
+		c.Telemetry.Timeout = 10 * time.Second
+	}
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		if p.Protocol == "" {
@@ -359,6 +475,53 @@ func (c *Config) EnsureDefaults() {
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`)
 
+// metadataHosts are the cloud instance-metadata names (GCP, AWS); their
+// addresses are link-local or listed in metadataAddrs.
+var metadataHosts = map[string]bool{
+	"metadata": true, "metadata.google.internal": true, "metadata.goog": true,
+	"instance-data": true, "instance-data.ec2.internal": true,
+}
+
+// metadataAddrs are metadata endpoints outside the link-local ranges: AWS
+// over IPv6 (fd00:ec2::254) and Alibaba Cloud (100.100.100.200).
+var metadataAddrs = map[netip.Addr]bool{
+	netip.MustParseAddr("fd00:ec2::254"):   true,
+	netip.MustParseAddr("100.100.100.200"): true,
+}
+
+// forbiddenHost says why a provider base URL may not name host, or "" if
+// it may: link-local addresses, cloud metadata endpoints, and IPv4
+// addresses in a non-canonical form (2852039166, 0xa9.0xfe.0xa9.0xfe)
+// that some resolvers map to them. Names are not resolved here, so a DNS
+// name pointing at 169.254.169.254 is not caught.
+func forbiddenHost(host string) string {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if metadataHosts[h] {
+		return "is a cloud metadata endpoint"
+	}
+	if a, err := netip.ParseAddr(h); err == nil {
+		a = a.Unmap()
+		switch {
+		case metadataAddrs[a.WithZone("")]:
+			return "is a cloud metadata endpoint"
+		case a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast():
+			return "is a link-local address (cloud metadata lives there)"
+		}
+		return ""
+	}
+	numeric := h != ""
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || strings.Trim(strings.TrimPrefix(label, "0x"), "0123456789abcdef") != "" ||
+			(!strings.HasPrefix(label, "0x") && strings.Trim(label, "0123456789") != "") {
+			numeric = false
+		}
+	}
+	if numeric {
+		return "is an IPv4 address in a non-canonical form; write it as a.b.c.d"
+	}
+	return ""
+}
+
 // Validate reports every invalid setting, joined.
 func (c *Config) Validate() error {
 	var errs []error
@@ -373,6 +536,13 @@ func (c *Config) Validate() error {
 	default:
 		add("cluster.profile: %q must be lan, wan or local", c.Cluster.Profile)
 	}
+	if c.Cluster.ProbeInterval < 0 || c.Cluster.ProbeTimeout < 0 || c.Cluster.SuspicionMult < 0 || c.Cluster.GossipInterval < 0 || c.Cluster.PushPullInterval < 0 ||
+		c.Cluster.SuspicionMaxTimeoutMult < 0 || c.Cluster.AwarenessMaxMultiplier < 0 {
+		add("cluster: probe_interval, probe_timeout, suspicion_mult, gossip_interval, push_pull_interval, suspicion_max_timeout_mult and awareness_max_multiplier must not be negative")
+	}
+	if c.Cluster.ProbeInterval > 0 && c.Cluster.ProbeTimeout >= c.Cluster.ProbeInterval {
+		add("cluster.probe_timeout %s must be below cluster.probe_interval %s", c.Cluster.ProbeTimeout, c.Cluster.ProbeInterval)
+	}
 	if c.Cluster.Enabled && c.Cluster.SecretKey == "" && !c.Cluster.Insecure {
 		add("cluster.secret_key is required when the cluster is enabled (or set cluster.insecure: true)")
 	}
@@ -380,6 +550,9 @@ func (c *Config) Validate() error {
 	case "group", "sync":
 	default:
 		add("ledger.durability: %q must be group or sync", c.Ledger.Durability)
+	}
+	if c.Ledger.SyncInterval > time.Second { // ledger.MaxSyncInterval
+		add("ledger.sync_interval %s must be at most 1s", c.Ledger.SyncInterval)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -390,6 +563,27 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		add("log.format: %q must be text or json", c.Log.Format)
+	}
+	if t := &c.Telemetry; t.Enabled {
+		for _, e := range []struct{ name, v string }{{"telemetry.endpoint", t.Endpoint}, {"telemetry.traces_endpoint", t.TracesEndpoint}} {
+			if e.v == "" {
+				continue
+			}
+			if u, err := url.Parse(e.v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				add("%s: %q must be an http(s) URL", e.name, e.v)
+			}
+		}
+		if r := t.SampleRatio; r != nil && (*r < 0 || *r > 1 || math.IsNaN(*r)) {
+			add("telemetry.sample_ratio: %v must be within 0..1", *r)
+		}
+		if t.Timeout < 0 {
+			add("telemetry.timeout: %v must not be negative", t.Timeout)
+		}
+		for k := range t.Headers {
+			if k == "" || strings.ContainsAny(k, " :\r\n") {
+				add("telemetry.headers: %q is not a header name", k)
+			}
+		}
 	}
 	if c.Limits.MaxRequestBody < 1024 {
 		add("limits.max_request_body: %d is below the 1KiB minimum", c.Limits.MaxRequestBody)
@@ -413,6 +607,8 @@ func (c *Config) Validate() error {
 			u, err := url.Parse(p.BaseURL)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				add("%s.base_url: %q must be an http(s) URL", where, p.BaseURL)
+			} else if why := forbiddenHost(u.Hostname()); why != "" && !p.AllowLinkLocal {
+				add("%s.base_url: %q %s (set allow_link_local: true if that is intended)", where, p.BaseURL, why)
 			}
 		} else if p.Preset == "" {
 			add("%s.base_url is required (or set a preset)", where)
@@ -494,6 +690,7 @@ func Parse(name string, raw []byte, lookup func(string) (string, bool)) (*Config
 			return nil, fmt.Errorf("%s:%s", name, msg)
 		}
 	}
+	c.Telemetry.applyEnv(lookup)
 	c.EnsureDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: invalid config:\n%w", name, err)

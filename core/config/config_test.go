@@ -33,7 +33,7 @@ func TestEnsureDefaults(t *testing.T) {
 	if herr != nil || host == "" {
 		host = "tollgate"
 	}
-	yes := true
+	yes, one := true, 1.0
 	want := Config{
 		Node:    Node{Name: host, Region: "local", DataDir: "./tollgate-data"},
 		Listen:  Listen{API: "127.0.0.1:8080", Admin: "127.0.0.1:8081"},
@@ -44,7 +44,8 @@ func TestEnsureDefaults(t *testing.T) {
 			ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, KeepAlive: 10 * time.Second,
 			ShutdownTimeout: 30 * time.Second, Concurrency: 262144, OverheadHeader: &yes,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:       Log{Level: "info", Format: "text"},
+		Telemetry: Telemetry{Endpoint: "http://localhost:4318", ServiceName: "tollgate", SampleRatio: &one, Timeout: 10 * time.Second},
 		Providers: []Provider{{
 			Name: "p", Protocol: "openai", BaseURL: "http://127.0.0.1:1/v1", MaxConnections: 4096,
 			Timeouts: Timeouts{Connect: 10 * time.Second, FirstByte: 180 * time.Second, Idle: 120 * time.Second},
@@ -483,5 +484,82 @@ func TestValidateReportsEveryError(t *testing.T) {
 	_, err = Parse("t.yaml", []byte("listen: {api: nope}\nledger: {durability: fast}\nlog: {format: xml}\n"), noEnv)
 	if err == nil || strings.Count(err.Error(), "\n") != 3 {
 		t.Fatalf("Parse: %v", err)
+	}
+}
+
+func TestValidateTelemetry(t *testing.T) {
+	f := func(mutate func(t *Telemetry), want string) {
+		t.Helper()
+		c := valid()
+		c.Telemetry.Enabled = true
+		mutate(&c.Telemetry)
+		err := c.Validate()
+		switch {
+		case want == "" && err != nil:
+			t.Fatalf("unexpected error: %v", err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Fatalf("error %v, want %q", err, want)
+		}
+	}
+	ratio := func(r float64) *float64 { return &r }
+	f(func(*Telemetry) {}, "")
+	f(func(t *Telemetry) { t.Endpoint = "collector:4318" }, `telemetry.endpoint: "collector:4318" must be an http(s) URL`)
+	f(func(t *Telemetry) { t.TracesEndpoint = "grpc://c:4317" }, `telemetry.traces_endpoint: "grpc://c:4317" must be an http(s) URL`)
+	f(func(t *Telemetry) { t.SampleRatio = ratio(1.5) }, "telemetry.sample_ratio: 1.5 must be within 0..1")
+	f(func(t *Telemetry) { t.SampleRatio = ratio(0) }, "")
+	f(func(t *Telemetry) { t.Timeout = -time.Second }, "telemetry.timeout")
+	f(func(t *Telemetry) { t.Headers = map[string]string{"bad name": "x"} }, `telemetry.headers: "bad name"`)
+	f(func(t *Telemetry) { t.Headers = map[string]string{"Authorization": "Basic eA=="} }, "")
+	// Disabled, nothing is checked.
+	c := valid()
+	c.Telemetry.Endpoint = "nonsense"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("disabled telemetry validated: %v", err)
+	}
+}
+
+// TestTelemetryEnv: the OTEL_* variables fill what the file leaves unset,
+// only when telemetry is enabled.
+func TestTelemetryEnv(t *testing.T) {
+	otel := map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+		"OTEL_EXPORTER_OTLP_HEADERS":  "Authorization=Basic%20eA==, x-tenant = acme",
+		"OTEL_SERVICE_NAME":           "gw-eu",
+		"OTEL_TRACES_SAMPLER_ARG":     "0.25",
+	}
+	parse := func(yaml string, vars map[string]string) Telemetry {
+		t.Helper()
+		c, err := Parse("t.yaml", []byte(yaml), env(vars))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Telemetry
+	}
+	tel := parse("telemetry: {enabled: true}\n", otel)
+	if tel.TracesURL() != "http://collector:4318/v1/traces" || tel.ServiceName != "gw-eu" || *tel.SampleRatio != 0.25 ||
+		tel.Headers["Authorization"] != "Basic eA==" || tel.Headers["x-tenant"] != "acme" || tel.Timeout != 10*time.Second {
+		t.Fatalf("environment not applied: %+v", tel)
+	}
+	// The file wins; its headers are merged over the environment's.
+	tel = parse("telemetry: {enabled: true, endpoint: \"https://otel.example/api/\", service_name: gw, sample_ratio: 0, headers: {x-tenant: beta}}\n", otel)
+	if tel.TracesURL() != "https://otel.example/api/v1/traces" || tel.ServiceName != "gw" || *tel.SampleRatio != 0 ||
+		tel.Headers["x-tenant"] != "beta" || tel.Headers["Authorization"] != "Basic eA==" {
+		t.Fatalf("file not preferred: %+v", tel)
+	}
+	// The signal-specific URL is used as given.
+	vars := map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/custom", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://other:4318"}
+	if u := parse("telemetry: {enabled: true}\n", vars).TracesURL(); u != "http://c:4318/custom" {
+		t.Fatalf("traces endpoint %q", u)
+	}
+	// Defaults without variables; disabled ignores them; OTEL_SDK_DISABLED wins.
+	tel = parse("telemetry: {enabled: true}\n", nil)
+	if tel.TracesURL() != "http://localhost:4318/v1/traces" || tel.ServiceName != "tollgate" || *tel.SampleRatio != 1 || len(tel.Headers) != 0 {
+		t.Fatalf("defaults: %+v", tel)
+	}
+	if tel = parse("", otel); tel.Enabled || tel.ServiceName != "tollgate" {
+		t.Fatalf("environment applied to disabled telemetry: %+v", tel)
+	}
+	if tel = parse("telemetry: {enabled: true}\n", map[string]string{"OTEL_SDK_DISABLED": "true"}); tel.Enabled {
+		t.Fatal("OTEL_SDK_DISABLED=true did not turn telemetry off")
 	}
 }

@@ -110,6 +110,7 @@ func TestExampleSetsDefaults(t *testing.T) {
 		{"limits", written.Limits, defaulted.Limits},
 		{"server", written.Server, defaulted.Server},
 		{"log", written.Log, defaulted.Log},
+		{"telemetry", written.Telemetry, defaulted.Telemetry},
 		{"providers[0]", written.Providers[0], defaulted.Providers[0]},
 		{"models[0]", written.Models[0], defaulted.Models[0]},
 	} {

@@ -328,6 +328,9 @@ func (Adapter) ReadError(status int, h *fasthttp.ResponseHeader, body []byte) *p
 	if f == nil {
 		f = &provider.Failure{Message: fasthttpStatus(status)}
 		f.ContextLength = provider.IsContextLengthError(body)
+	} else if f.Message == "" {
+		// {"error":""}: the client still gets a message.
+		f.Message = fasthttpStatus(status)
 	}
 	f.Status = status
 	if len(body) > 4096 {
