@@ -130,7 +130,8 @@ func (d *demoEnv) printBanner(w io.Writer, apiAddr, adminAddr string) {
 Tollgate demo is running (simulated providers; no real model is called).
 
   API:        http://%[1]s/api/v1   (also /v1)
-  Admin:      http://%[2]s/metrics
+  Dashboard:  http://%[2]s/ui/   (sign in with the admin key)
+  Metrics:    http://%[2]s/metrics
   Demo key:   %[3]s   (saved in tollgate-data/demo-key)
   Admin key:  %[4]s   (saved in tollgate-data/admin-key)
   Models:     demo/mini, demo/standard, demo/large, demo/tiny
