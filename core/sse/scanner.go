@@ -9,9 +9,10 @@ import (
 )
 
 const (
-	// initialBufSize is the first read buffer; it holds dozens of typical
-	// chat-completion chunks, so most streams never grow it.
-	initialBufSize = 16 << 10
+	// initialBufSize is the first read buffer; it holds a dozen typical
+	// chat-completion chunks beside minReadSize of free space, so most
+	// streams never grow it, and 1,000 streams hold 8 MiB, not 16.
+	initialBufSize = 8 << 10
 
 	// minReadSize is the least free space the scanner leaves for each Read,
 	// so a long event is not read a few bytes at a time.
