@@ -7,9 +7,13 @@ BIN       ?= bin/tollgate
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+# Snapshot of the Go vulnerability database (its OSV files) from the module
+# proxy, used when vuln.go.dev cannot be reached; bump it with the tools.
+VULNDB      := golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018
 TEST_FLAGS ?= -race -shuffle=on -count=1 -timeout 15m
 
-.PHONY: help run build test test-short bench bench-overhead cluster-demo lint fmt clean
+.PHONY: help run build test test-short bench bench-overhead cluster-demo lint vulncheck fmt clean soak
 
 help: ## show the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -20,9 +24,30 @@ run: build ## start the gateway in demo mode (simulated providers, key printed o
 build: ## build bin/tollgate
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tollgate
 
-test: ## run every test with -race -shuffle=on
+test: sdk-deps ## run every test with -race -shuffle=on
 	$(GO) vet ./...
 	$(GO) test $(TEST_FLAGS) ./...
+
+SDK_DIR := test/sdk
+
+.PHONY: sdk-deps
+sdk-deps: ## install the Node SDK suite's clients (npm ci in test/sdk) when its lockfile changed
+	@if command -v npm >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory $(SDK_DIR)/node_modules/.package-lock.json; \
+	else \
+	  echo "sdk-deps: npm not found: the Node SDK suite (core TestSDKNode) will be skipped; install Node.js >= 20 to run it"; \
+	fi
+
+$(SDK_DIR)/node_modules/.package-lock.json: $(SDK_DIR)/package-lock.json
+	npm ci --prefix $(SDK_DIR) --no-audit --no-fund
+	@touch $@
+
+DURATION  ?= 10m
+SOAK_OUT  ?= bin/soak-result.md
+
+soak: ## reliability soak, docs/RELIABILITY.md §6 (DURATION=10m, loopback): fails on growth or lost money
+	@mkdir -p $(dir $(SOAK_OUT))
+	TOLLGATE_SOAK=$(DURATION) TOLLGATE_SOAK_OUT=$(abspath $(SOAK_OUT)) $(GO) test -count=1 -timeout 0 -v -run '^TestSoak$$' ./cmd/tollgate/
 
 test-short: ## quick tests without the race detector
 	$(GO) test -short -count=1 ./...
@@ -73,9 +98,22 @@ cluster-demo: build ## run a 3-node cluster on this machine with a mock provider
 	echo "configs and logs in $$dir/; Ctrl-C stops everything"; \
 	wait
 
-lint: ## go vet + staticcheck (pinned)
+lint: ## go vet + staticcheck + govulncheck (pinned)
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	@$(MAKE) --no-print-directory vulncheck
+
+# GOTOOLCHAIN=auto: the standard library is checked as of go.mod's toolchain
+# line (fetched through the module proxy), not the older local Go.
+vulncheck: export GOTOOLCHAIN = auto
+vulncheck: ## govulncheck against vuln.go.dev, else the pinned DB snapshot; skipped if neither is reachable
+	@if curl -sfI -m 5 https://vuln.go.dev/index/db.json.gz >/dev/null 2>&1; then \
+	  echo "govulncheck: database vuln.go.dev"; $(GO) run $(GOVULNCHECK) ./...; \
+	elif dir=$$($(GO) mod download -json $(VULNDB) 2>/dev/null | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p') && [ -d "$$dir/data/osv" ]; then \
+	  echo "govulncheck: database $(VULNDB) (vuln.go.dev unreachable)"; $(GO) run $(GOVULNCHECK) -db "file://$$dir/data/osv" ./...; \
+	else \
+	  echo "govulncheck skipped: vuln DB unreachable (neither vuln.go.dev nor $(VULNDB) through the module proxy)"; \
+	fi
 
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')

@@ -10,6 +10,7 @@ package core
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -316,7 +317,10 @@ func (g *Gateway) adminAuth(ctx *fasthttp.RequestCtx) bool {
 	if len(h) <= len(p) || !strings.EqualFold(string(h[:len(p)]), p) {
 		return false
 	}
-	return subtle.ConstantTimeCompare(h[len(p):], []byte(key)) == 1
+	// Digests, not the keys, are compared: ConstantTimeCompare returns at
+	// once on a length mismatch, which would tell the key's length.
+	got, want := sha256.Sum256(h[len(p):]), sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 // adminProviders serves live routing statistics per endpoint.
@@ -397,7 +401,8 @@ func (g *Gateway) clusteredAPIHandler(ctx *fasthttp.RequestCtx) {
 // caller's own credentials; the member checks them against its replica of
 // the keys. It reports false when this node should answer itself.
 func (g *Gateway) forwardGeneration(ctx *fasthttp.RequestCtx) bool {
-	id := string(ctx.QueryArgs().Peek("id"))
+	// A Responses API id is "resp_" + the generation id.
+	id := strings.TrimPrefix(string(ctx.QueryArgs().Peek("id")), "resp_")
 	node := ledger.GenerationNode(id)
 	if node == "" || node == g.o.Ledger.Node() {
 		return false

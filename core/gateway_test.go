@@ -379,6 +379,9 @@ func TestAllCandidatesFail(t *testing.T) {
 		if r.header.Get("x-should-retry") != "false" {
 			t.Fatalf("no x-should-retry: false after the gateway's own fallbacks: %v", r.header)
 		}
+		if id := r.header.Get("X-Generation-Id"); !strings.HasPrefix(id, "gen-") {
+			t.Fatalf("a failed request recorded as a generation has no X-Generation-Id: %v", r.header)
+		}
 	})
 	t.Run("429 everywhere is 429 with Retry-After", func(t *testing.T) {
 		e := newEnv(t, []mockSpec{{name: "a", cfg: mock.Config{RateLimitRate: 1, RetryAfter: 7 * time.Second}}, {name: "b", cfg: mock.Config{RateLimitRate: 1, RetryAfter: 3 * time.Second}}}, twoProviderModel("a", "b"), "")

@@ -83,6 +83,13 @@ func TestOpenAIGoSDK(t *testing.T) {
 	if err != nil || len(page.Data) != 3 {
 		t.Fatalf("models.list: %v, %d models", err, len(page.Data))
 	}
+	if m, err := client.Models.Get(ctx, "acme/chat"); err != nil || m.ID != "acme/chat" || m.Object != "model" {
+		t.Fatalf("models.retrieve: %v %+v", err, m)
+	}
+	var notFound *openai.Error
+	if _, err := client.Models.Get(ctx, "nope/nope"); !errors.As(err, &notFound) || notFound.StatusCode != 404 {
+		t.Fatalf("models.retrieve of an unknown model: %v", err)
+	}
 	emb, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{
 		Model: "acme/chat",
 		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a", "b"}},

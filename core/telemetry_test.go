@@ -351,3 +351,36 @@ func TestTelemetryOperations(t *testing.T) {
 	wantAttr(t, names["/v1/chat/completions"], "error.type", "400")
 	wantAttr(t, names["/v1/chat/completions"], "http.response.status_code", 400)
 }
+
+// TestTelemetryCaptureContentHonoursZDR: a request asking for zdr or
+// data_collection: deny keeps its prompt out of traces even with
+// capture_content.
+func TestTelemetryCaptureContentHonoursZDR(t *testing.T) {
+	rcv := otlptest.New()
+	defer rcv.Close()
+	e := newEnv(t, []mockSpec{{name: "p1", cfg: mock.Config{Tokens: 4}, extra: `, data_policy: {zdr: true}`}}, oneModel, telemetryYAML(rcv, true))
+	for _, prefs := range []string{`{"zdr":true}`, `{"data_collection":"deny"}`} {
+		for _, stream := range []bool{false, true} {
+			r := e.post("/v1/chat/completions", fmt.Sprintf(`{"model":"acme/chat","stream":%v,"provider":%s,"messages":[{"role":"user","content":"%s"}]}`, stream, prefs, canary))
+			if r.status != 200 {
+				t.Fatalf("%s: status %d: %s", prefs, r.status, r.body)
+			}
+		}
+	}
+	e.shutdown(10 * time.Second)
+	n := 0
+	for _, s := range rcv.Spans() {
+		if s.Kind.String() != "SPAN_KIND_SERVER" {
+			continue
+		}
+		n++
+		for _, k := range []string{"gen_ai.input.messages", "gen_ai.output.messages"} {
+			if v, ok := s.Attr(k); ok {
+				t.Fatalf("%s recorded for a zdr request: %v", k, v)
+			}
+		}
+	}
+	if n != 4 {
+		t.Fatalf("got %d server spans, want 4", n)
+	}
+}

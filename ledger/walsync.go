@@ -83,6 +83,7 @@ type walFile struct {
 	dirty  bool        // a sync was skipped since last
 	timer  *time.Timer // pending trailing sync
 	closed bool
+	err    error // the first failed sync: sticky, as Pebble's own are
 }
 
 func (f *walFile) Sync() error     { return f.sync(f.File.Sync) }
@@ -91,6 +92,9 @@ func (f *walFile) SyncData() error { return f.sync(f.File.SyncData) }
 func (f *walFile) sync(real func() error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
 	now := time.Now()
 	if f.fs.force.Load() == 0 && now.Sub(f.last) < f.fs.every {
 		f.fs.skips.Add(1)
@@ -103,9 +107,15 @@ func (f *walFile) sync(real func() error) error {
 	return f.realSync(real, now)
 }
 
-// realSync syncs; f.mu is held.
+// realSync syncs; f.mu is held. A failed fsync is final: Linux may drop
+// the dirty pages it could not write, so a later fsync that succeeds
+// proves nothing about them.
 func (f *walFile) realSync(real func() error, now time.Time) error {
+	if f.err != nil {
+		return f.err
+	}
 	if err := real(); err != nil {
+		f.err = err
 		return err
 	}
 	f.fs.syncs.Add(1)
@@ -120,8 +130,8 @@ func (f *walFile) trailing() {
 	defer f.mu.Unlock()
 	f.timer = nil
 	if f.dirty && !f.closed {
-		// An error here resurfaces at the next sync Pebble requests,
-		// which a dirty file makes real.
+		// A failure is kept in f.err and returned to the next sync Pebble
+		// requests, which fails its commit.
 		_ = f.realSync(f.File.SyncData, time.Now())
 	}
 }

@@ -193,6 +193,10 @@ func (a *API) serve(ctx *fasthttp.RequestCtx, kind peek.Kind, route routeID, edg
 	}
 	streaming, err := a.runChat(ctx, st)
 	if err != nil {
+		if st.genID != "" {
+			// Failed after it was recorded: the id finds its attempts.
+			ctx.Response.Header.Set("X-Generation-Id", st.genID)
+		}
 		fail(AsError(err))
 	}
 	if !streaming {
@@ -227,6 +231,9 @@ func (a *API) runChat(ctx *fasthttp.RequestCtx, st *reqState) (streaming bool, e
 	}
 	if err := a.buildRouting(st); err != nil {
 		return false, err
+	}
+	if st.tel != nil && (st.prefs.ZDR || st.prefs.DataCollection == routing.DataCollectionDeny) {
+		st.tel.NoContent = true // no prompt or completion in traces either
 	}
 	st.cands, err = a.o.Router.Rank(&st.rreq, st.cands[:0])
 	if err != nil {
@@ -388,21 +395,26 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 	a.o.Router.End(att, routing.Outcome{Status: status, TTFT: headerAt, Latency: latency, OutputTokens: res.Usage.CompletionTokens})
 	a.m.observeAttempt(ep, true, headerAt, latency, &res.Usage, cost)
 	st.ep, st.up = ep, up
-	st.settle(fasthttp.StatusOK, res, false, headerAt)
+	if st.edge != edgeOpenAI {
+		// Convert before charging: a client that gets a 500 instead of
+		// its response is not billed for it.
+		out, err := st.edge.response(st.scratch[:0], st.out)
+		st.scratch = out
+		if err != nil {
+			st.settle(fasthttp.StatusInternalServerError, nil, false, 0)
+			return true, false, fmt.Errorf("cannot convert the response: %w", err)
+		}
+	}
+	st.settle(fasthttp.StatusOK, res, false, headerAt) // sees the OpenAI-shaped st.out
+	if st.edge != edgeOpenAI {
+		st.out, st.scratch = st.scratch, st.out
+	}
 
 	st.setHeaders(ctx, cand)
 	var b [32]byte
 	ctx.Response.Header.SetBytesV("X-Tollgate-Cost", routing.AppendUSD(b[:0], cost))
 	ctx.SetContentType("application/json")
 	ctx.SetStatusCode(fasthttp.StatusOK)
-	if st.edge != edgeOpenAI {
-		out, err := st.edge.response(st.scratch[:0], st.out)
-		st.scratch = out
-		if err != nil {
-			return true, false, fmt.Errorf("cannot convert the response: %w", err)
-		}
-		st.out, st.scratch = st.scratch, st.out
-	}
 	ctx.Response.SetBody(st.out)
 	a.m.route(st.route, fasthttp.StatusOK)
 	if a.o.OverheadHeader {

@@ -226,18 +226,25 @@ type percentiles struct {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// modelEndpoints serves GET /models/{author}/{slug}/endpoints with live
+// modelEndpoints serves GET /models/{author}/{slug} (the model object, as
+// OpenAI SDKs' models.retrieve expects) and GET
+// /models/{author}/{slug}/endpoints with live
 // statistics from the router.
 func (a *API) modelEndpoints(ctx *fasthttp.RequestCtx, rest []byte) {
-	id, ok := strings.CutSuffix(string(rest), "/endpoints")
-	if !ok || !ctx.IsGet() {
-		WriteError(ctx, errNotFound)
+	if !ctx.IsGet() {
+		a.fail(ctx, routeModels, errMethod)
 		return
 	}
+	id, endpoints := strings.CutSuffix(string(rest), "/endpoints")
 	snap := a.o.Router.Snapshot()
 	m, ok := snap.Model(id)
 	if !ok {
 		a.fail(ctx, routeModels, errorf(fasthttp.StatusNotFound, "model "+strconv.Quote(id)+" not found"))
+		return
+	}
+	if !endpoints {
+		// GET /models/{id}: OpenAI SDKs' models.retrieve.
+		a.writeJSON(ctx, routeModels, modelObj(m))
 		return
 	}
 	mo := modelObj(m)

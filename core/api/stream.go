@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"runtime/debug"
 
 	"sync"
@@ -91,6 +92,26 @@ type goneWriter struct{}
 
 func (goneWriter) Write([]byte) (int, error) { return 0, errClientGone }
 
+// streamWriteTimeout bounds one write to a stream's client (held under
+// st.mu): a client that stops reading is treated as gone after it, instead
+// of pinning the upstream, the reservation and the watcher.
+const streamWriteTimeout = 30 * time.Second
+
+// keepAliveWriteTimeout bounds the watcher's keep-alive writes.
+const keepAliveWriteTimeout = 2 * time.Second
+
+// sendLocked writes b to the client with a write deadline; st.mu is held.
+// A failed or timed-out write marks the client gone.
+func (st *reqState) sendLocked(w io.Writer, b []byte, timeout time.Duration) {
+	if st.conn != nil {
+		_ = st.conn.SetWriteDeadline(time.Now().Add(timeout))
+	}
+	st.lastWrite = time.Now()
+	if err := send(w, b); err != nil {
+		st.gone.Store(true)
+	}
+}
+
 // send writes b to the client as one chunk: the stream's writer flushes
 // each Write itself; a buffered writer (tests) is flushed here.
 func send(w io.Writer, b []byte) error {
@@ -115,15 +136,18 @@ func (st *reqState) writeStream(w io.Writer) {
 			a.log.Error("BUG: stream writer panic", "gen", st.genID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			a.watch.remove(st)
 			st.sbody.broken = true
+			// Best effort: free the upstream connection, the router's
+			// in-flight count and the reservation.
+			bestEffort(func() { _ = st.resp.CloseBodyStream() })
+			bestEffort(func() { a.o.Router.End(st.att, routing.Outcome{Err: routing.ErrStreamBroken}) })
+			bestEffort(func() { a.o.Ledger.Release(st.resv) })
+			bestEffort(func() { _ = st.conn.SetWriteDeadline(time.Time{}) })
 		}
 	}()
 	sentAt := st.start.Add(st.upstream) // upstream headers arrived here
 	st.mu.Lock()
 	st.w = w
-	st.lastWrite = time.Now()
-	if err := send(w, keepAliveFrame); err != nil {
-		st.gone.Store(true)
-	}
+	st.sendLocked(w, keepAliveFrame, streamWriteTimeout)
 	st.mu.Unlock()
 	a.watch.add(st)
 
@@ -151,11 +175,7 @@ func (st *reqState) writeStream(w io.Writer) {
 			out = st.convertFrames(out)
 			st.mu.Lock()
 			if !st.gone.Load() {
-				werr := send(w, out)
-				st.lastWrite = time.Now()
-				if werr != nil {
-					st.gone.Store(true)
-				}
+				st.sendLocked(w, out, streamWriteTimeout)
 			}
 			st.mu.Unlock()
 		}
@@ -213,11 +233,18 @@ func (st *reqState) writeStream(w io.Writer) {
 		}
 		st.out = out
 		out = st.convertFrames(out)
-		_ = send(w, out)
+		st.sendLocked(w, out, streamWriteTimeout)
 	}
 	gone = st.gone.Load()
-	st.mu.Unlock()
+	// The connection serves the next request after this one: no deadline
+	// of ours may outlive the stream.
+	if st.conn != nil {
+		_ = st.conn.SetWriteDeadline(time.Time{})
+	}
+	// Removed under st.mu: a watcher holding st.mu that finds st in its
+	// set knows st is live (not released to the pool and reused).
 	a.watch.remove(st)
+	st.mu.Unlock()
 	_ = st.resp.CloseBodyStream()
 
 	o := routing.Outcome{TTFT: ttft, Latency: latency, OutputTokens: res.Usage.CompletionTokens}
@@ -254,6 +281,12 @@ func (st *reqState) writeStream(w io.Writer) {
 	}
 }
 
+// bestEffort runs f, ignoring a panic: cleanup after a bug.
+func bestEffort(f func()) {
+	defer func() { _ = recover() }()
+	f()
+}
+
 func asFailure(err error) *provider.Failure {
 	var f *provider.Failure
 	if errors.As(err, &f) {
@@ -283,7 +316,7 @@ type watcher struct {
 	tick      time.Duration
 
 	mu      sync.Mutex
-	streams map[*reqState]struct{}
+	streams map[*reqState]net.Conn // the client connection of each stream
 
 	list []*reqState // loop's scratch
 
@@ -297,16 +330,32 @@ func newWatcher(keepAlive time.Duration) *watcher {
 	if keepAlive/2 < tick {
 		tick = keepAlive / 2
 	}
-	w := &watcher{keepAlive: keepAlive, tick: tick, streams: map[*reqState]struct{}{}, stopCh: make(chan struct{})}
+	w := &watcher{keepAlive: keepAlive, tick: tick, streams: map[*reqState]net.Conn{}, stopCh: make(chan struct{})}
 	w.wg.Add(1)
 	go w.loop()
 	return w
 }
 
+// add registers a stream; st.conn must be set.
 func (w *watcher) add(st *reqState) {
 	w.mu.Lock()
-	w.streams[st] = struct{}{}
+	w.streams[st] = st.conn
 	w.mu.Unlock()
+}
+
+// has reports whether st is a running stream.
+func (w *watcher) has(st *reqState) bool {
+	w.mu.Lock()
+	_, ok := w.streams[st]
+	w.mu.Unlock()
+	return ok
+}
+
+// connOf is the client connection of a running stream (nil if it ended).
+func (w *watcher) connOf(st *reqState) net.Conn {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.streams[st]
 }
 
 func (w *watcher) remove(st *reqState) {
@@ -358,8 +407,8 @@ func (w *watcher) check(st *reqState, now time.Time) {
 		return // the writer is busy writing: the stream is not silent
 	}
 	defer st.mu.Unlock()
-	if st.done || st.gone.Load() {
-		return
+	if !w.has(st) || st.done || st.gone.Load() {
+		return // ended (and maybe reused) since the snapshot
 	}
 	if st.conn != nil && peerClosed(st.conn) {
 		st.gone.Store(true)
@@ -367,10 +416,9 @@ func (w *watcher) check(st *reqState, now time.Time) {
 		return
 	}
 	if now.Sub(st.lastWrite) >= w.keepAlive {
-		err := send(st.w, keepAliveFrame)
-		st.lastWrite = now
-		if err != nil {
-			st.gone.Store(true)
+		// A short deadline: this goroutine serves every stream, and a
+		// client that cannot take 14 bytes in that time is not reading.
+		if st.sendLocked(st.w, keepAliveFrame, keepAliveWriteTimeout); st.gone.Load() {
 			st.abortUpstream(errClientGone)
 		}
 	}
@@ -380,8 +428,15 @@ func (w *watcher) check(st *reqState, now time.Time) {
 // fail and sends the client a terminal error chunk.
 func (w *watcher) abortAll() {
 	for _, st := range w.snapshot(nil) {
-		st.mu.Lock()
-		if !st.done {
+		if !st.mu.TryLock() {
+			// The writer holds st.mu, maybe blocked on a client that does
+			// not read: expire its write (the conn was recorded by add).
+			if c := w.connOf(st); c != nil {
+				_ = c.SetWriteDeadline(time.Now())
+			}
+			st.mu.Lock()
+		}
+		if w.has(st) && !st.done {
 			st.aborted = true
 			st.abortUpstream(errAborted)
 		}

@@ -408,7 +408,48 @@ func (c *Chat) member(m *Member, maxTokens, maxCompletion *int64) error {
 		if v[0] != '{' {
 			return badRequest("'metadata' must be an object")
 		}
+		if err = checkTags(v); err != nil {
+			return err
+		}
 		c.Metadata = v
+	case "temperature", "top_p", "top_k", "min_p", "top_a", "frequency_penalty",
+		"presence_penalty", "repetition_penalty", "seed":
+		// Sampling numbers are forwarded as sent; a value no provider can
+		// take (a string, 1e400) is the client's error, not a 502 later.
+		if IsNull(v) {
+			return nil
+		}
+		f, err := Float(v)
+		if err != nil {
+			return badRequest("'%s' %v", key, err)
+		}
+		if string(key) == "temperature" && (f < 0 || f > 2) {
+			return badRequest("'temperature' must be between 0 and 2, got %s", v)
+		}
+	}
+	return nil
+}
+
+// checkTags rejects a metadata.tags that is neither a string nor an array
+// of strings, instead of dropping it from attribution without a word.
+func checkTags(metadata []byte) error {
+	_, err := MembersAt(metadata, 0, func(m Member) error {
+		if !KeyIs(m.Key, "tags") || IsNull(m.Value) {
+			return nil
+		}
+		if _, err := String(m.Value); err == nil {
+			return nil
+		}
+		if m.Value[0] == '[' && Elements(m.Value, func(e []byte) error {
+			_, err := String(e)
+			return err
+		}) == nil {
+			return nil
+		}
+		return badRequest("'metadata.tags' must be an array of strings or a comma-separated string")
+	})
+	if err != nil {
+		return asBad(err, "'metadata' must be an object")
 	}
 	return nil
 }

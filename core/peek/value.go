@@ -12,6 +12,7 @@ var (
 	errNotString = errors.New("must be a string")
 	errNotBool   = errors.New("must be a boolean")
 	errNotInt    = errors.New("must be an integer")
+	errNotNumber = errors.New("must be a number")
 	errRange     = errors.New("is out of range")
 )
 
@@ -87,6 +88,22 @@ func Int(v []byte) (int64, error) {
 		return 0, errNotInt // a lone "-"
 	}
 	return n, nil
+}
+
+// Float decodes a JSON number that fits a float64 (1e400 is out of range;
+// a finite number is what every provider's sampling parameters take).
+func Float(v []byte) (float64, error) {
+	if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+		return 0, errNotNumber
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil {
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, errRange
+		}
+		return 0, errNotNumber
+	}
+	return f, nil
 }
 
 // unescape appends the decoded content of a raw JSON string body (no

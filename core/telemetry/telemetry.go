@@ -192,6 +192,9 @@ type Request struct {
 	// failed attempts recorded before it).
 	ClientStart time.Time
 	Attempt     int
+	// NoContent keeps this request's messages out of its spans even with
+	// capture_content (the request asked for zdr or data_collection: deny).
+	NoContent bool
 
 	// streamed completion text and finish reason (CaptureContent only)
 	out    []byte
@@ -219,7 +222,9 @@ func (r *Request) Client() trace.Span { return r.client }
 
 // Capture reports whether prompts and completions are recorded for this
 // request (configured, and the span is sampled).
-func (r *Request) Capture() bool { return r.t.capture && r.server.IsRecording() }
+func (r *Request) Capture() bool {
+	return r.t.capture && !r.NoContent && r.server.IsRecording()
+}
 
 // StartAttempt opens the client span of one upstream attempt named
 // "{op} {model}" and writes its traceparent into h, the upstream request's

@@ -189,7 +189,7 @@ func TestWriteChatRejects(t *testing.T) {
 			t.Fatalf("WriteChat(%s) = %v, want a BadRequest containing %q", body, err, wantMsg)
 		}
 	}
-	f(`{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}`, "invalid request body")
+	f(`{"model":"m","messages":[{"role":"user","content":"hi"}],"parallel_tool_calls":"yes"}`, "invalid request body")
 	f(`{"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"x","format":"wav"}}]}]}`, `"input_audio" is not supported`)
 	f(`{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,raw"}}]}]}`, "base64")
 	f(`{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x/a.png"}}]}]}`, "http(s)")

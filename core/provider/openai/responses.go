@@ -299,12 +299,18 @@ func (r *respRequest) build(b []byte) ([]byte, error) {
 		b = append(b, `,"max_tokens":`...)
 		b = append(b, r.maxOutput...)
 	}
+	parallel := r.parallel
+	if t := bytes.TrimSpace(r.tools); len(t) == 0 || string(t) == "[]" || string(t) == "null" {
+		// OpenAI rejects parallel_tool_calls without tools; the Agents SDK
+		// sends it on every Responses request.
+		parallel = nil
+	}
 	for _, p := range [...]struct {
 		name string
 		v    []byte
 	}{
 		{"temperature", r.temperature}, {"top_p", r.topP}, {"stream", r.stream},
-		{"parallel_tool_calls", r.parallel}, {"user", r.user}, {"metadata", r.metadata},
+		{"parallel_tool_calls", parallel}, {"user", r.user}, {"metadata", r.metadata},
 	} {
 		if len(p.v) > 0 {
 			b = append(b, ',', '"')

@@ -77,7 +77,11 @@ func TestResponsesRequestCases(t *testing.T) {
 	}
 	// Explicit zero values and nulls.
 	f(`{"model":"m","input":"hi","temperature":0,"parallel_tool_calls":false,"store":null,"previous_response_id":null,"conversation":null,"background":false}`,
-		`{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":0,"parallel_tool_calls":false}`)
+		`{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":0}`)
+	// parallel_tool_calls goes upstream only with tools (OpenAI rejects it
+	// alone, and the Agents SDK always sends it).
+	f(`{"model":"m","input":"hi","parallel_tool_calls":true,"tools":[{"type":"function","name":"f","parameters":{"type":"object"}}]}`,
+		`{"model":"m","messages":[{"role":"user","content":"hi"}],"parallel_tool_calls":true,"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]}`)
 	f(`{"model":"m","input":"hi","store":false,"previous_response_id":""}`,
 		`{"model":"m","messages":[{"role":"user","content":"hi"}]}`)
 	f(`{"model":"m","input":"hi","safety_identifier":"u1"}`,
