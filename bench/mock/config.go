@@ -47,10 +47,12 @@ import (
 //	StallFor                --stall-for                   10s            X-Mock-Stall-For
 //	StallClose              --stall-close                 false          X-Mock-Stall-Close
 //	ResetAfter              --reset-after                 0 (off)        X-Mock-Reset-After
+//	ResetRate               --reset-rate                  0              -
 //	MalformedAfter          --malformed-after             0 (off)        X-Mock-Malformed-After
 //	InBandErrorAfter        --in-band-error-after         0 (off)        X-Mock-Error-After
 //	UsageInLastChoiceChunk  --usage-in-last-choice-chunk  false          X-Mock-Usage-In-Last-Choice
 //	AlwaysUsage             --always-usage                false          X-Mock-Always-Usage
+//	Script                  --script                      none           -
 //	History                 --history                     16             -
 //
 // Header values: durations are Go durations ("250ms", "2s") or a bare
@@ -135,8 +137,15 @@ type Config struct {
 	// chunk) after that many stream events. A non-stream request with it
 	// set is reset before any byte of the response.
 	ResetAfter int
+	// ResetRate is the probability (0..1) that a request without its own
+	// reset gets one: a stream is reset after a random number of events
+	// (at least one, at most one per token), a non-stream request before
+	// its response. It is drawn after ErrorRate and RateLimitRate.
+	ResetRate float64
 	// MalformedAfter, when > 0, sends a data: line that is not valid JSON
-	// after that many stream events; the stream then goes on.
+	// after that many stream events; the stream then goes on. A non-stream
+	// chat completion with it set gets a 200 whose JSON body is cut in
+	// half (and reports no usage).
 	MalformedAfter int
 	// InBandErrorAfter, when > 0, sends an error event after that many
 	// stream events and ends the stream (no [DONE]).
@@ -147,6 +156,14 @@ type Config struct {
 	// AlwaysUsage reports usage in streams even when the request did not
 	// ask for it with stream_options.include_usage.
 	AlwaysUsage bool
+
+	// Script scripts the first requests: the i-th API request (counted
+	// from New, SetConfig or ResetStats) gets the overrides of Script[i],
+	// then requests follow the configuration again. A step is
+	// space-separated name=value pairs named like the X-Mock-* headers
+	// without the prefix, e.g. "status=503" or "ttft=2s tokens=5"; "" or
+	// "-" is a request without overrides. Request headers still win.
+	Script []string
 
 	// History is how many requests LastRequests keeps. 0 means 16.
 	History int
@@ -205,6 +222,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("mock: error-rate %v is not in [0, 1]", c.ErrorRate)
 	case c.RateLimitRate < 0 || c.RateLimitRate > 1:
 		return fmt.Errorf("mock: rate-limit-rate %v is not in [0, 1]", c.RateLimitRate)
+	case c.ResetRate < 0 || c.ResetRate > 1:
+		return fmt.Errorf("mock: reset-rate %v is not in [0, 1]", c.ResetRate)
 	case c.ErrorStatus < 400 || c.ErrorStatus > 599:
 		return fmt.Errorf("mock: error-status %d is not an error status", c.ErrorStatus)
 	case c.Tokens < 0 || c.ResponseBytes < 0 || c.ToolCalls < 0 || c.ReasoningTokens < 0 ||
@@ -219,6 +238,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("mock: tool-calls %d is more than %d", c.ToolCalls, maxToolCalls)
 	case c.EmbeddingDims > maxEmbeddingDims:
 		return fmt.Errorf("mock: embedding-dims %d is more than %d", c.EmbeddingDims, maxEmbeddingDims)
+	}
+	for i, step := range c.Script {
+		var p plan
+		if err := p.applyStep(step); err != nil {
+			return fmt.Errorf("mock: script step %d %q: %w", i, step, err)
+		}
 	}
 	return nil
 }
@@ -256,10 +281,12 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.StallFor, "stall-for", c.StallFor, "length of a stall")
 	fs.BoolVar(&c.StallClose, "stall-close", c.StallClose, "end the stream after a stall instead of resuming")
 	fs.IntVar(&c.ResetAfter, "reset-after", c.ResetAfter, "reset the connection after this many stream events (0: never)")
+	fs.Float64Var(&c.ResetRate, "reset-rate", c.ResetRate, "probability (0..1) of a connection reset at a random point")
 	fs.IntVar(&c.MalformedAfter, "malformed-after", c.MalformedAfter, "send invalid JSON after this many stream events (0: never)")
 	fs.IntVar(&c.InBandErrorAfter, "in-band-error-after", c.InBandErrorAfter, "send an error event and end the stream after this many events (0: never)")
 	fs.BoolVar(&c.UsageInLastChoiceChunk, "usage-in-last-choice-chunk", c.UsageInLastChoiceChunk, "put stream usage in the finish_reason chunk instead of a separate one")
 	fs.BoolVar(&c.AlwaysUsage, "always-usage", c.AlwaysUsage, "report stream usage even when not requested")
+	fs.StringSliceVar(&c.Script, "script", c.Script, "overrides of the first requests, one step each (\"status=503\", \"ttft=2s tokens=5\", \"-\" for none)")
 	fs.IntVar(&c.History, "history", c.History, "requests kept for LastRequests")
 }
 

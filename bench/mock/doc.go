@@ -71,6 +71,13 @@
 //	X-Mock-Usage-In-Last-Choice: true   X-Mock-Always-Usage: true
 //	X-Mock-Reasoning-Tokens: 8   X-Mock-Cached-Tokens: 4
 //
+// Two knobs have no header: ResetRate resets a random share of requests
+// at a random event (soak tests), and Script gives the first requests
+// their own overrides in the header syntax ("status=503", "hang=5s",
+// "ttft=2s tokens=5"), so a test can script a burst of failures followed
+// by recovery. OpenConns counts the open client connections, for leak
+// checks.
+//
 // Fault counts are stream events (data: lines) the mock sends normally:
 // the first is the role chunk (OpenAI chat), message_start (Anthropic) or
 // the first token chunk (legacy completions, Gemini). A fault whose count

@@ -416,6 +416,12 @@ func (s *Server) openAIChat(ctx *fasthttp.RequestCtx, pv plan) bool {
 	if !s.waitBeforeResponse(ctx, d, p) {
 		return false
 	}
+	if p.malformedAfter > 0 {
+		// A 200 whose body is not JSON: cut a real one in half.
+		b := append([]byte(nil), `{"id":"chatcmpl-malformed","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"trunc`...)
+		s.writeJSON(ctx, b)
+		return false
+	}
 	bp := s.getBuf()
 	b := append((*bp)[:0], `{"id":"chatcmpl-`...)
 	b = appendID(b, 29)

@@ -3,6 +3,8 @@ package mock
 import (
 	"fmt"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -132,6 +134,43 @@ func (p *plan) applyHeader(name, v []byte) error {
 		err = fmt.Errorf("unknown X-Mock header")
 	}
 	return err
+}
+
+// applyStep applies one Config.Script step: space-separated name=value
+// pairs named like the X-Mock-* headers without the prefix.
+func (p *plan) applyStep(step string) error {
+	for _, f := range strings.Fields(step) {
+		if f == "-" {
+			continue
+		}
+		name, value, ok := strings.Cut(f, "=")
+		if !ok {
+			return fmt.Errorf("%q is not name=value", f)
+		}
+		if err := p.applyHeader([]byte(name), []byte(value)); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// script is the scripted steps of one configuration and how many requests
+// have consumed them.
+type script struct {
+	steps []string
+	next  atomic.Int64
+}
+
+// step returns the overrides of the next request, if it is scripted.
+func (sc *script) step() (string, bool) {
+	if sc == nil || len(sc.steps) == 0 {
+		return "", false
+	}
+	i := sc.next.Add(1) - 1
+	if i >= int64(len(sc.steps)) {
+		return "", false
+	}
+	return sc.steps[i], true
 }
 
 func equalFoldASCII(b []byte, lower string) bool {

@@ -30,12 +30,14 @@ const shutdownGrace = time.Second
 
 // Server is a running simulator. Its methods are safe for concurrent use.
 type Server struct {
-	cfg  atomic.Pointer[Config]
-	srv  *fasthttp.Server
-	c    counters
-	hist *history
-	emb  sync.Map  // embeddingKey -> []byte, rendered vectors
-	bufs sync.Pool // *[]byte response buffers
+	cfg atomic.Pointer[Config]
+	// script is the Config.Script in force and its position.
+	script atomic.Pointer[script]
+	srv    *fasthttp.Server
+	c      counters
+	hist   *history
+	emb    sync.Map  // embeddingKey -> []byte, rendered vectors
+	bufs   sync.Pool // *[]byte response buffers
 
 	// done is closed by Close: every wait and stream ends early.
 	done chan struct{}
@@ -61,6 +63,7 @@ type Server struct {
 func New(c Config) *Server {
 	c.EnsureDefaults()
 	c.Models = append([]string(nil), c.Models...)
+	c.Script = append([]string(nil), c.Script...)
 	s := &Server{
 		hist:      newHistory(c.History),
 		done:      make(chan struct{}),
@@ -68,6 +71,7 @@ func New(c Config) *Server {
 		conns:     make(map[net.Conn]struct{}),
 	}
 	s.cfg.Store(&c)
+	s.script.Store(&script{steps: c.Script})
 	s.srv = &fasthttp.Server{
 		Handler:                      s.handle,
 		Name:                         "tollgate-mock",
@@ -232,6 +236,7 @@ func (s *Server) own() bool {
 func (s *Server) Config() Config {
 	c := *s.cfg.Load()
 	c.Models = append([]string(nil), c.Models...)
+	c.Script = append([]string(nil), c.Script...)
 	return c
 }
 
@@ -244,19 +249,30 @@ func (s *Server) SetConfig(c Config) error {
 		return err
 	}
 	c.Models = append([]string(nil), c.Models...)
+	c.Script = append([]string(nil), c.Script...)
 	s.hist.resize(c.History)
 	s.cfg.Store(&c)
+	s.script.Store(&script{steps: c.Script})
 	return nil
 }
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats { return s.c.snapshot() }
 
-// ResetStats zeroes the counters (except InFlight) and forgets the
-// request history.
+// ResetStats zeroes the counters (except InFlight), forgets the request
+// history and starts Config.Script over.
 func (s *Server) ResetStats() {
 	s.c.reset()
 	s.hist.clear()
+	s.script.Load().next.Store(0)
+}
+
+// OpenConns is the number of client connections open now (hijacked stream
+// connections excluded), for leak checks.
+func (s *Server) OpenConns() int {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	return len(s.conns)
 }
 
 // LastRequests returns copies of the last Config.History API requests
@@ -348,6 +364,9 @@ func (s *Server) api(ctx *fasthttp.RequestCtx, d dialect, method string, h endpo
 		return
 	}
 	p := newPlan(cfg)
+	if step, ok := s.script.Load().step(); ok {
+		_ = p.applyStep(step) // validated with the Config
+	}
 	if err := p.applyHeaders(&ctx.Request.Header); err != nil {
 		s.fail(ctx, d, apiError{status: 400, msg: err.Error()})
 		return
@@ -377,6 +396,10 @@ func (s *Server) api(ctx *fasthttp.RequestCtx, d dialect, method string, h endpo
 	case cfg.ErrorRate > 0 && rand.Float64() < cfg.ErrorRate:
 		s.injectError(ctx, d, &p, cfg.ErrorStatus)
 		return
+	}
+	if p.resetAfter == 0 && cfg.ResetRate > 0 && rand.Float64() < cfg.ResetRate {
+		// Past the role chunk (event 1) and before the last token event.
+		p.resetAfter = 2 + rand.IntN(max(p.tokens, 1))
 	}
 	// By value: a pointer through a func value would move the plan to the heap.
 	handedOff = h(s, ctx, p)
