@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -63,4 +64,33 @@ func TestLegacyCompletionsAndEmbeddings(t *testing.T) {
 			t.Fatalf("%s %s: %d %s", c.path, c.body, r.status, r.body)
 		}
 	}
+}
+
+// TestThinkingVariantTurnsReasoningOn: "model:thinking" without a reasoning
+// object reaches an OpenAI upstream with reasoning_effort, an explicit
+// reasoning object keeps its effort, and a plain request gets neither.
+func TestThinkingVariantTurnsReasoningOn(t *testing.T) {
+	e := newEnv(t, []mockSpec{{name: "p1"}}, oneModel, "")
+	f := func(model, reasoning, want string) {
+		t.Helper()
+		body := `{"model":"` + model + `","messages":[{"role":"user","content":"hi"}]` + reasoning + `}`
+		if r := e.post("/api/v1/chat/completions", body); r.status != 200 {
+			t.Fatalf("%s: status %d: %s", model, r.status, r.body)
+		}
+		reqs := e.mocks["p1"].LastRequests()
+		var up map[string]any
+		if err := json.Unmarshal(reqs[len(reqs)-1].Body, &up); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := up["reasoning_effort"].(string); got != want {
+			t.Fatalf("%s%s: upstream reasoning_effort %q, want %q (%s)", model, reasoning, got, want, reqs[len(reqs)-1].Body)
+		}
+		if _, ok := up["reasoning"]; ok {
+			t.Fatalf("the OpenRouter reasoning object reached a strict upstream: %s", reqs[len(reqs)-1].Body)
+		}
+	}
+	f("acme/chat:thinking", "", "medium")
+	f("acme/chat:thinking", `,"reasoning":{"effort":"high"}`, "high")
+	f("acme/chat", `,"reasoning":{"effort":"low"}`, "low")
+	f("acme/chat", "", "")
 }

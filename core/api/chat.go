@@ -538,6 +538,11 @@ func (a *API) buildRouting(st *reqState) error {
 	if r.Model == "" {
 		return &peek.BadRequest{Msg: "'model' must not be empty"}
 	}
+	if c.Reasoning == nil && strings.HasSuffix(r.Model, ":thinking") {
+		// The variant turns reasoning on at the default effort; each
+		// adapter translates it (thinking budget, reasoning_effort, …).
+		c.Reasoning = reasoningOn
+	}
 	r.Models = st.models
 	if c.Provider != nil {
 		if err := json.Unmarshal(c.Provider, &st.prefs); err != nil {
@@ -552,6 +557,9 @@ func (a *API) buildRouting(st *reqState) error {
 	r.Params = paramsOf(c.Params)
 	return nil
 }
+
+// reasoningOn is the reasoning object the ":thinking" variant implies.
+var reasoningOn = []byte(`{"enabled":true}`)
 
 // paramsOf converts the peek parameter bitset into routing's.
 func paramsOf(bits uint64) routing.Params {

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -49,8 +50,62 @@ func (Adapter) WriteChat(req *fasthttp.Request, c *provider.Call) error {
 		opts.Messages = appendMistralMessages
 	}
 	c.Scratch = peek.AppendForward(c.Scratch[:0], c.Body, c.Chat, &opts)
+	if opts.StripExtensions {
+		// OpenRouter's "reasoning" object is an extension a strict upstream
+		// rejects; OpenAI's own knob is "reasoning_effort".
+		if eff := reasoningEffort(c.Chat.Reasoning); eff != "" && !hasMember(c.Body, c.Chat, "reasoning_effort") {
+			c.Scratch = append(c.Scratch[:len(c.Scratch)-1], `,"reasoning_effort":"`...)
+			c.Scratch = append(c.Scratch, eff...)
+			c.Scratch = append(c.Scratch, `"}`...)
+		}
+	}
 	req.SetBody(c.Scratch)
 	return nil
+}
+
+// reasoningEffort maps OpenRouter's reasoning object to OpenAI's
+// reasoning_effort: "effort" as given (xhigh/max → high); "medium" when
+// reasoning is on without an effort ({"enabled": true}, a token budget,
+// {"exclude": true}); "" when it is off ({"enabled": false}, {}) or absent.
+func reasoningEffort(raw []byte) string {
+	if len(raw) == 0 || raw[0] != '{' {
+		return ""
+	}
+	eff, members, disabled := "", 0, false
+	_, _ = peek.MembersAt(raw, 0, func(m peek.Member) error {
+		members++
+		switch string(peek.Key(m.Key)) {
+		case "effort":
+			if v, err := peek.String(m.Value); err == nil {
+				eff = strings.ToLower(string(v))
+			}
+		case "enabled":
+			if on, err := peek.Bool(m.Value); err == nil && !on {
+				disabled = true
+			}
+		}
+		return nil
+	})
+	switch {
+	case disabled || members == 0:
+		return ""
+	case eff == "xhigh" || eff == "max":
+		return "high"
+	case eff == "minimal" || eff == "low" || eff == "medium" || eff == "high" || eff == "none":
+		return eff
+	}
+	return "medium"
+}
+
+// hasMember reports whether the client's body has a top-level key.
+func hasMember(body []byte, c *peek.Chat, key string) bool {
+	for i := 0; i < c.NMembers; i++ {
+		sp := c.Members[i]
+		if peek.KeyIs(peek.MemberKey(body[sp.Start:sp.End]), key) {
+			return true
+		}
+	}
+	return false
 }
 
 // ReadChat rewrites a chat.completion body for the client.

@@ -594,3 +594,50 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	providertest.CheckGolden(t, *rewrite, name, got)
 }
+
+// TestReasoningEffort: OpenRouter's reasoning object reaches a strict
+// OpenAI upstream as reasoning_effort; a router upstream gets it as sent.
+func TestReasoningEffort(t *testing.T) {
+	f := func(reasoning, extra string, quirks provider.Quirks, want string) {
+		t.Helper()
+		body := `{"model":"acme/chat","messages":[{"role":"user","content":"hi"}]` + extra
+		if reasoning != "" {
+			body += `,"reasoning":` + reasoning
+		}
+		body += `}`
+		client, err := upstream.New(upstream.Config{BaseURL: "http://127.0.0.1:1/v1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		up := &provider.Upstream{Name: "p1", Adapter: Adapter{}, Client: client, Quirks: quirks}
+		c := newCall(t, body, openAIEndpoint(), up)
+		var req fasthttp.Request
+		if err := (Adapter{}).WriteChat(&req, c); err != nil {
+			t.Fatal(err)
+		}
+		got := req.Body()
+		if !json.Valid(got) {
+			t.Fatalf("%s: upstream body is not JSON: %s", reasoning, got)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(got, &m)
+		eff, _ := m["reasoning_effort"].(string)
+		if eff != want {
+			t.Fatalf("reasoning %s%s: reasoning_effort %q, want %q (body %s)", reasoning, extra, eff, want, got)
+		}
+	}
+	strict := provider.Quirks{}
+	f(``, ``, strict, "")
+	f(`{"effort":"high"}`, ``, strict, "high")
+	f(`{"effort":"LOW","exclude":true}`, ``, strict, "low")
+	f(`{"effort":"xhigh"}`, ``, strict, "high")
+	f(`{"enabled":true}`, ``, strict, "medium")
+	f(`{"max_tokens":2000}`, ``, strict, "medium")
+	f(`{"enabled":false,"effort":"high"}`, ``, strict, "")
+	f(`{}`, ``, strict, "")
+	f(`null`, ``, strict, "")
+	// The client's own reasoning_effort wins.
+	f(`{"effort":"high"}`, `,"reasoning_effort":"minimal"`, strict, "minimal")
+	// A router upstream (OpenRouter) understands "reasoning" itself.
+	f(`{"effort":"high"}`, ``, provider.Quirks{KeepExtensions: true}, "")
+}
