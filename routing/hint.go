@@ -50,6 +50,10 @@ type HealthSummary struct {
 	// source (open circuit, cooldown or outage, whichever ends last); zero
 	// when it is healthy or half-open.
 	UnhealthyFor time.Duration
+	// Published is when the source took the summary (its own clock).
+	// Gossip can deliver an older summary after a newer one (a relayed
+	// broadcast after a push/pull); ApplyHints keeps the newest per source.
+	Published time.Time
 }
 
 // unhealthy reports whether the source routes around the endpoint.
@@ -98,6 +102,7 @@ func (r *Router) HealthSummaries(dst []HealthSummary) []HealthSummary {
 			st.mu.Lock()
 			rate, weight := errorRate(st.errE.s, st.errE.w, st.errE.t, now, float64(cfg.ErrorHalfLife))
 			h := HealthSummary{
+				Published:  time.Unix(0, now),
 				Endpoint:   e.key,
 				TTFT:       time.Duration(st.ttftE.value()),
 				Throughput: st.tputE.value(),
@@ -150,6 +155,9 @@ func (r *Router) ApplyHints(from string, sameRegion bool, hs []HealthSummary) in
 		if srcs == nil {
 			srcs = make(map[string]sourceHint)
 			r.hints[h.Endpoint] = srcs
+		}
+		if old, ok := srcs[from]; ok && h.Published.Before(old.sum.Published) {
+			continue // stale: the source has published since
 		}
 		srcs[from] = sourceHint{sum: *h, sameRegion: sameRegion, received: now}
 		applied++

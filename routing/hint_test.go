@@ -188,6 +188,16 @@ func TestApplyHintsValidates(t *testing.T) {
 	if hs := dst.Hint(endpoint(t, dst, "bench/model", "p00")); hs.ErrorRate != 0 || !hs.UnhealthyUntil.IsZero() {
 		t.Fatalf("replaced summary: %+v", hs)
 	}
+	// A summary older than the source's last one (a relayed broadcast that
+	// arrives after a push/pull) is ignored.
+	t1 := time.Unix(1_795_000_000, 0)
+	dst.ApplyHints("a", true, []HealthSummary{{Published: t1, Endpoint: "p00/bench/model", Circuit: CircuitOpen, UnhealthyFor: time.Minute, Samples: 10, ErrorRate: 1}})
+	if n := dst.ApplyHints("a", true, []HealthSummary{{Published: t1.Add(-time.Second), Endpoint: "p00/bench/model", Samples: 10}}); n != 0 {
+		t.Fatalf("a stale summary was applied (%d)", n)
+	}
+	if hs := dst.Hint(endpoint(t, dst, "bench/model", "p00")); hs.UnhealthyUntil.IsZero() {
+		t.Fatalf("a stale summary replaced a newer one: %+v", hs)
+	}
 	dst.ForgetHints("a")
 	dst.ForgetHints("b")
 	if hs := dst.Hint(endpoint(t, dst, "bench/model", "p00")); hs.Active {

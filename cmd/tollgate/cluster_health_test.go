@@ -113,10 +113,11 @@ func TestClusterHealthHintsWarmNewNode(t *testing.T) {
 }
 
 func TestHealthWireRoundTrip(t *testing.T) {
+	pub := time.UnixMilli(1_795_000_000_123) // the wire keeps milliseconds
 	hs := []routing.HealthSummary{
-		{Endpoint: "p1/acme/chat", TTFT: 123456 * time.Microsecond, Throughput: 87.5, ErrorRate: 0.25, Samples: 12.5, Circuit: routing.CircuitOpen, UnhealthyFor: 9500 * time.Millisecond},
-		{Endpoint: "p2/x", Circuit: routing.CircuitHalfOpen},
-		{Endpoint: "anthropic/claude-sonnet-4", TTFT: time.Second, Throughput: 50, Samples: 0.5},
+		{Published: pub, Endpoint: "p1/acme/chat", TTFT: 123456 * time.Microsecond, Throughput: 87.5, ErrorRate: 0.25, Samples: 12.5, Circuit: routing.CircuitOpen, UnhealthyFor: 9500 * time.Millisecond},
+		{Published: pub, Endpoint: "p2/x", Circuit: routing.CircuitHalfOpen},
+		{Published: pub, Endpoint: "anthropic/claude-sonnet-4", TTFT: time.Second, Throughput: 50, Samples: 0.5},
 	}
 	region, got, err := decodeHealth(encodeHealth("eu-west", hs))
 	if err != nil || region != "eu-west" || !reflect.DeepEqual(got, hs) {
@@ -126,7 +127,7 @@ func TestHealthWireRoundTrip(t *testing.T) {
 	// each part decodes on its own and fits the limit.
 	var many []routing.HealthSummary
 	for i := 0; i < 100; i++ {
-		many = append(many, routing.HealthSummary{Endpoint: fmt.Sprintf("provider-%03d/vendor/model-%03d", i, i), TTFT: time.Duration(i) * time.Millisecond, Samples: float64(i)})
+		many = append(many, routing.HealthSummary{Published: pub, Endpoint: fmt.Sprintf("provider-%03d/vendor/model-%03d", i, i), TTFT: time.Duration(i) * time.Millisecond, Samples: float64(i)})
 	}
 	parts := splitHealth("us-east", many, 300)
 	var all []routing.HealthSummary
@@ -152,13 +153,14 @@ func TestHealthWireRoundTrip(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"empty":     nil,
 		"region":    {5, 'a'},
-		"count":     {0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
-		"huge":      {0, 100, 1, 'x', 0, 0, 0, 0, 0, 0},
-		"circuit":   {0, 1, 1, 'x', 9, 0, 0, 0, 0, 0},
-		"rate":      append([]byte{0, 1, 1, 'x', 0, 0, 0}, append(uvarintBytes(1e6+1), 0, 0)...),
-		"truncated": {0, 1, 1, 'x', 0, 0, 0},
-		"trailing":  {0, 1, 1, 'x', 0, 0, 0, 0, 0, 0, 0},
-		"emptykey":  {0, 1, 0, 0, 0, 0, 0, 0, 0, 0},
+		"published": {0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		"count":     {0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		"huge":      {0, 0, 100, 1, 'x', 0, 0, 0, 0, 0, 0},
+		"circuit":   {0, 0, 1, 1, 'x', 9, 0, 0, 0, 0, 0},
+		"rate":      append([]byte{0, 0, 1, 1, 'x', 0, 0, 0}, append(uvarintBytes(1e6+1), 0, 0)...),
+		"truncated": {0, 0, 1, 1, 'x', 0, 0, 0},
+		"trailing":  {0, 0, 1, 1, 'x', 0, 0, 0, 0, 0, 0, 0},
+		"emptykey":  {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0},
 	} {
 		if _, _, err := decodeHealth(b); err == nil {
 			t.Errorf("%s: decoded %x", name, b)

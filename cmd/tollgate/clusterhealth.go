@@ -8,7 +8,7 @@ package main
 // (routing/hint.go has the rules, including what other regions' reports
 // may change).
 //
-// Health (envelope TypeHealth, version 1): every healthInterval the
+// Health (envelope TypeHealth, version 2): every healthInterval the
 // channel broadcasts routing.HealthSummaries under the keys "health",
 // "health#1", …, each part fitting one gossip packet; a newer part
 // supersedes the older one still queued. LocalState is every summary in
@@ -16,6 +16,9 @@ package main
 // Payload:
 //
 //	region   1 length byte + bytes (the publisher's node.region)
+//	published uvarint, Unix milliseconds of the publisher's clock: a
+//	         receiver keeps the newest summaries of each source, since
+//	         gossip may deliver an older part after a newer state
 //	count    uvarint
 //	count ×  endpoint (uvarint length + bytes), circuit byte,
 //	         TTFT µs, throughput milli-tokens/s, error rate ppm,
@@ -37,7 +40,7 @@ import (
 )
 
 const (
-	healthWireVersion byte = 1
+	healthWireVersion byte = 2
 	// healthInterval is how often a node publishes its summaries; well
 	// under routing's default HintTTL (15 s) so a lost packet or two does
 	// not let hints lapse.
@@ -51,10 +54,19 @@ const (
 var errBadHealth = errors.New("bad health summary payload")
 
 // appendHealthHeader starts a payload.
-func appendHealthHeader(dst []byte, region string, count int) []byte {
+func appendHealthHeader(dst []byte, region string, published time.Time, count int) []byte {
 	dst = append(dst, byte(len(region)))
 	dst = append(dst, region...)
+	dst = binary.AppendUvarint(dst, uint64(max(published.UnixMilli(), 0)))
 	return binary.AppendUvarint(dst, uint64(count))
+}
+
+// publishedOf is the time of a list of summaries (they are taken together).
+func publishedOf(hs []routing.HealthSummary) time.Time {
+	if len(hs) == 0 {
+		return time.Time{}
+	}
+	return hs[0].Published
 }
 
 // appendHealthEntry encodes one summary. Values are rounded to the wire's
@@ -81,7 +93,7 @@ func appendHealthEntry(dst []byte, h *routing.HealthSummary) []byte {
 
 // encodeHealth is the whole list in one payload.
 func encodeHealth(region string, hs []routing.HealthSummary) []byte {
-	out := appendHealthHeader(nil, region, len(hs))
+	out := appendHealthHeader(nil, region, publishedOf(hs), len(hs))
 	for i := range hs {
 		out = appendHealthEntry(out, &hs[i])
 	}
@@ -95,10 +107,11 @@ func splitHealth(region string, hs []routing.HealthSummary, limit int) [][]byte 
 	var parts [][]byte
 	var body, entry []byte
 	n := 0
-	head := len(appendHealthHeader(nil, region, len(hs)))
+	pub := publishedOf(hs)
+	head := len(appendHealthHeader(nil, region, pub, len(hs)))
 	flush := func() {
 		if n > 0 {
-			parts = append(parts, append(appendHealthHeader(nil, region, n), body...))
+			parts = append(parts, append(appendHealthHeader(nil, region, pub, n), body...))
 		}
 		body, n = body[:0:0], 0
 	}
@@ -127,6 +140,12 @@ func decodeHealth(b []byte) (region string, hs []routing.HealthSummary, err erro
 	}
 	region = string(b[1 : 1+b[0]])
 	b = b[1+b[0]:]
+	ms, k := binary.Uvarint(b)
+	if k <= 0 || ms > math.MaxInt64/uint64(time.Millisecond) {
+		return bad("published")
+	}
+	published := time.UnixMilli(int64(ms))
+	b = b[k:]
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)-k)/minHealthEntry {
 		return bad("count")
@@ -146,7 +165,7 @@ func decodeHealth(b []byte) (region string, hs []routing.HealthSummary, err erro
 		if !ok || l == 0 || l > maxHealthKey || l >= uint64(len(b)) {
 			return bad("endpoint " + strconv.FormatUint(i, 10))
 		}
-		h := routing.HealthSummary{Endpoint: string(b[:l]), Circuit: routing.CircuitState(b[l])}
+		h := routing.HealthSummary{Published: published, Endpoint: string(b[:l]), Circuit: routing.CircuitState(b[l])}
 		b = b[l+1:]
 		if h.Circuit > routing.CircuitHalfOpen {
 			return bad("circuit state")
