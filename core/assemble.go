@@ -59,6 +59,9 @@ func Upstreams(cfg *config.Config) (map[string]*provider.Upstream, error) {
 			FirstByte: p.Timeouts.FirstByte,
 			Idle:      p.Timeouts.Idle,
 			MaxConns:  p.MaxConnections,
+			// Validate refused literal link-local base URLs without it;
+			// the dialer refuses names that resolve there.
+			AllowLinkLocal: p.AllowLinkLocal,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("provider %q: %w", p.Name, err)

@@ -27,6 +27,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/tollgate/tollgate/core/upstream"
 	"github.com/tollgate/tollgate/routing"
 )
 
@@ -385,6 +386,11 @@ func (c *Config) EnsureDefaults() {
 	if c.Cluster.Bind == "" {
 		c.Cluster.Bind = "0.0.0.0:7946"
 	}
+	if c.Cluster.Label == "" {
+		// memberlist binds the label into every packet: unlabelled
+		// clusters on one network would merge.
+		c.Cluster.Label = "tollgate"
+	}
 	if c.Cluster.Profile == "" {
 		c.Cluster.Profile = "lan"
 	}
@@ -482,32 +488,18 @@ var metadataHosts = map[string]bool{
 	"instance-data": true, "instance-data.ec2.internal": true,
 }
 
-// metadataAddrs are metadata endpoints outside the link-local ranges: AWS
-// over IPv6 (fd00:ec2::254) and Alibaba Cloud (100.100.100.200).
-var metadataAddrs = map[netip.Addr]bool{
-	netip.MustParseAddr("fd00:ec2::254"):   true,
-	netip.MustParseAddr("100.100.100.200"): true,
-}
-
 // forbiddenHost says why a provider base URL may not name host, or "" if
 // it may: link-local addresses, cloud metadata endpoints, and IPv4
 // addresses in a non-canonical form (2852039166, 0xa9.0xfe.0xa9.0xfe)
-// that some resolvers map to them. Names are not resolved here, so a DNS
-// name pointing at 169.254.169.254 is not caught.
+// that some resolvers map to them. Names are not resolved here; the
+// upstream dialer refuses a name that resolves to such an address.
 func forbiddenHost(host string) string {
 	h := strings.TrimSuffix(strings.ToLower(host), ".")
 	if metadataHosts[h] {
 		return "is a cloud metadata endpoint"
 	}
 	if a, err := netip.ParseAddr(h); err == nil {
-		a = a.Unmap()
-		switch {
-		case metadataAddrs[a.WithZone("")]:
-			return "is a cloud metadata endpoint"
-		case a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast():
-			return "is a link-local address (cloud metadata lives there)"
-		}
-		return ""
+		return upstream.ForbiddenAddr(a)
 	}
 	numeric := h != ""
 	for _, label := range strings.Split(h, ".") {

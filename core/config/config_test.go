@@ -37,7 +37,7 @@ func TestEnsureDefaults(t *testing.T) {
 	want := Config{
 		Node:    Node{Name: host, Region: "local", DataDir: "./tollgate-data"},
 		Listen:  Listen{API: "127.0.0.1:8080", Admin: "127.0.0.1:8081"},
-		Cluster: Cluster{Bind: "0.0.0.0:7946", Profile: "lan"},
+		Cluster: Cluster{Bind: "0.0.0.0:7946", Profile: "lan", Label: "tollgate"},
 		Ledger:  Ledger{Durability: "group", PartitionAllowance: 1_000_000_000},
 		Limits:  Limits{MaxRequestBody: 32 << 20, RequestTimeout: 10 * time.Minute, FreeRequestsPerMinute: 20, FreeRequestsPerDay: 200},
 		Server: Server{

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -54,6 +55,55 @@ type Config struct {
 	MaxResponseBody int
 	// TLSConfig for https base URLs; nil uses the system roots.
 	TLSConfig *tls.Config
+	// AllowLinkLocal lets the dialer connect to link-local and cloud
+	// metadata addresses (ForbiddenAddr). Without it such a connection is
+	// refused after name resolution, before a packet is sent, so a DNS
+	// name that resolves there cannot reach instance credentials.
+	AllowLinkLocal bool
+}
+
+// metadataAddrs are cloud metadata endpoints outside the link-local
+// ranges: AWS over IPv6 and Alibaba Cloud.
+var metadataAddrs = map[netip.Addr]bool{
+	netip.MustParseAddr("fd00:ec2::254"):   true,
+	netip.MustParseAddr("100.100.100.200"): true,
+}
+
+// ForbiddenAddr says why a provider may not be reached at a, or "" if it
+// may: link-local addresses (169.254.0.0/16, fe80::/10, where cloud
+// metadata lives) and the metadata endpoints outside them.
+func ForbiddenAddr(a netip.Addr) string {
+	a = a.Unmap().WithZone("")
+	switch {
+	case metadataAddrs[a]:
+		return "is a cloud metadata endpoint"
+	case a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast():
+		return "is a link-local address (cloud metadata lives there)"
+	}
+	return ""
+}
+
+// newDialer is the upstream dialer: it refuses forbidden addresses unless
+// allowLinkLocal.
+func newDialer(connect time.Duration, allowLinkLocal bool) *net.Dialer {
+	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	if !allowLinkLocal {
+		d.Control = refuseForbidden
+	}
+	return d
+}
+
+// refuseForbidden is the dialer's Control hook: it runs on the resolved
+// address before connect.
+func refuseForbidden(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return nil
+	}
+	if why := ForbiddenAddr(ap.Addr()); why != "" {
+		return fmt.Errorf("refusing to connect to %s: it %s (set the provider's allow_link_local to allow it)", address, why)
+	}
+	return nil
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -139,7 +189,7 @@ func New(cfg Config) (*Client, error) {
 		// so no ReadTimeout here: it would be one deadline for the whole
 		// streamed body.
 		Dial: func(addr string) (net.Conn, error) {
-			conn, err := (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).Dial("tcp", addr)
+			conn, err := newDialer(connect, cfg.AllowLinkLocal).Dial("tcp", addr)
 			if err != nil {
 				return nil, &Error{Kind: KindConnect, Err: err}
 			}
