@@ -71,10 +71,12 @@ type reqState struct {
 	mu        sync.Mutex
 	w         io.Writer // the client, during writeStream
 	lastWrite time.Time
-	done      bool        // the writer finished; the watcher must not touch w
-	gone      atomic.Bool // the client went away (read without mu by the writer loop)
-	aborted   bool        // aborted by shutdown
-	sbody     streamBody  // the response body of a stream
+	// writeDeadline is the client conn's write deadline (sendLocked).
+	writeDeadline time.Time
+	done          bool        // the writer finished; the watcher must not touch w
+	gone          atomic.Bool // the client went away (read without mu by the writer loop)
+	aborted       bool        // aborted by shutdown
+	sbody         streamBody  // the response body of a stream
 
 	tel *telemetry.Request // the request's spans; nil when not tracing
 }
@@ -119,6 +121,7 @@ func (st *reqState) reset() {
 	st.edge, st.edgeSt = edgeOpenAI, nil
 	st.scratch = st.scratch[:0]
 	st.gone.Store(false)
+	st.writeDeadline = time.Time{}
 	st.tel = nil
 }
 

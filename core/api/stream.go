@@ -102,11 +102,17 @@ const keepAliveWriteTimeout = 2 * time.Second
 
 // sendLocked writes b to the client with a write deadline; st.mu is held.
 // A failed or timed-out write marks the client gone.
+//
+// The deadline is moved only when less than half of timeout is left (or a
+// shorter one is asked for), not on every event: each move is a runtime
+// timer update.
 func (st *reqState) sendLocked(w io.Writer, b []byte, timeout time.Duration) {
-	if st.conn != nil {
-		_ = st.conn.SetWriteDeadline(time.Now().Add(timeout))
+	now := time.Now()
+	if want := now.Add(timeout); st.conn != nil && (st.writeDeadline.Sub(now) < timeout/2 || want.Before(st.writeDeadline)) {
+		_ = st.conn.SetWriteDeadline(want)
+		st.writeDeadline = want
 	}
-	st.lastWrite = time.Now()
+	st.lastWrite = now
 	if err := send(w, b); err != nil {
 		st.gone.Store(true)
 	}
@@ -240,6 +246,7 @@ func (st *reqState) writeStream(w io.Writer) {
 	// of ours may outlive the stream.
 	if st.conn != nil {
 		_ = st.conn.SetWriteDeadline(time.Time{})
+		st.writeDeadline = time.Time{}
 	}
 	// Removed under st.mu: a watcher holding st.mu that finds st in its
 	// set knows st is live (not released to the pool and reused).
