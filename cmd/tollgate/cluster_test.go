@@ -561,6 +561,11 @@ func TestClusterInProcess(t *testing.T) {
 		if st := httpJSON(t, "GET", b.api+"/api/v1/generation?id="+id, clusterUserKey, nil, "", &out); st != 200 || out.Data.ID != id {
 			t.Fatalf("GET /generation of a's %s on b: status %d, id %q", id, st, out.Data.ID)
 		}
+		// A Responses API id ("resp_" + the generation id) is forwarded too.
+		out.Data.ID = ""
+		if st := httpJSON(t, "GET", b.api+"/api/v1/generation?id=resp_"+id, clusterUserKey, nil, "", &out); st != 200 || out.Data.ID != id {
+			t.Fatalf("GET /generation of a's resp_%s on b: status %d, id %q", id, st, out.Data.ID)
+		}
 	}
 	// Analytics on any node fan out to the members and merge: grouped by
 	// node, the rows cover all three, and no member is missing.
