@@ -1,0 +1,48 @@
+package api
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+// TestStreamWriteDeadline: a client that stops reading does not block a
+// stream write forever: the write times out, the client is marked gone, and
+// the deadline is moved only when half of it is used.
+func TestStreamWriteDeadline(t *testing.T) {
+	client, server := net.Pipe() // nobody reads client: every write blocks
+	defer client.Close()
+	defer server.Close()
+	st := &reqState{conn: server}
+
+	done := make(chan struct{})
+	go func() {
+		st.mu.Lock()
+		st.sendLocked(server, []byte("data: {}\n\n"), 200*time.Millisecond)
+		st.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write to a client that does not read was not cut by the deadline")
+	}
+	if !st.gone.Load() {
+		t.Fatal("the client was not marked gone after the write timed out")
+	}
+
+	// A later write with the same timeout keeps the deadline while more than
+	// half of it is left; a shorter timeout moves it at once.
+	st.writeDeadline = time.Now().Add(time.Hour)
+	first := st.writeDeadline
+	go func() { _, _ = client.Read(make([]byte, 64)) }()
+	st.sendLocked(server, []byte("x"), time.Hour)
+	if !st.writeDeadline.Equal(first) {
+		t.Fatal("the deadline moved although most of it was left")
+	}
+	go func() { _, _ = client.Read(make([]byte, 64)) }()
+	st.sendLocked(server, []byte("y"), time.Minute)
+	if d := time.Until(st.writeDeadline); d > time.Minute || d < 50*time.Second {
+		t.Fatalf("a shorter timeout did not move the deadline: %v left", d)
+	}
+}
