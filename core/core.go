@@ -401,8 +401,7 @@ func (g *Gateway) clusteredAPIHandler(ctx *fasthttp.RequestCtx) {
 // caller's own credentials; the member checks them against its replica of
 // the keys. It reports false when this node should answer itself.
 func (g *Gateway) forwardGeneration(ctx *fasthttp.RequestCtx) bool {
-	// A Responses API id is "resp_" + the generation id.
-	id := strings.TrimPrefix(string(ctx.QueryArgs().Peek("id")), "resp_")
+	id := api.GenerationID(ctx)
 	node := ledger.GenerationNode(id)
 	if node == "" || node == g.o.Ledger.Node() {
 		return false

@@ -387,11 +387,16 @@ func (a *API) generation(ctx *fasthttp.RequestCtx) {
 	a.reply(ctx, fasthttp.StatusOK, dataReply{generationObjectOf(&g)})
 }
 
+// GenerationID is the generation id of GET /generation?id=: a Responses
+// API id ("resp_" + the generation id) names its generation too.
+func GenerationID(ctx *fasthttp.RequestCtx) string {
+	return strings.TrimPrefix(string(ctx.QueryArgs().Peek("id")), "resp_")
+}
+
 // lookupGeneration reads the generation named by the query parameter id
 // from this node's store; the caller checks who may see it.
 func (a *API) lookupGeneration(ctx *fasthttp.RequestCtx) (ledger.Generation, *Error) {
-	// A Responses API id is "resp_" + the generation id.
-	id := strings.TrimPrefix(string(ctx.QueryArgs().Peek("id")), "resp_")
+	id := GenerationID(ctx)
 	if id == "" {
 		return ledger.Generation{}, errorf(fasthttp.StatusBadRequest, "missing query parameter 'id' (a generation id such as gen-…)")
 	}
