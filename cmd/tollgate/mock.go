@@ -16,7 +16,7 @@ func newMockCmd() *cobra.Command {
 	var c mock.Config
 	cmd := &cobra.Command{
 		Use:   "mock",
-		Short: "Run a simulated upstream provider (OpenAI protocol) with fault injection",
+		Short: "Run a simulated upstream provider (OpenAI, Anthropic and Gemini protocols) with fault injection",
 		Long: `Run a simulated LLM provider for tests, demos and benchmarks.
 
 It serves POST /v1/chat/completions, /v1/completions, /v1/embeddings and

@@ -32,7 +32,7 @@ type Options struct {
 	Ledger  *ledger.Ledger
 	Metrics *Metrics
 	Logger  *slog.Logger
-	Node    string // node name, embedded (hashed) in generation ids
+	Node    string // node name, named in generation ids
 	Region  string
 	// KeepAlive is the interval of ": PROCESSING" comments while a stream
 	// is silent. Default 10s.
@@ -139,7 +139,6 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 	case "/messages":
 		a.serve(ctx, peek.KindChat, routeMessages, edgeAnthropic)
 	case "/responses":
-		// Counted with chat completions until metrics.go has a route of its own.
 		a.serve(ctx, peek.KindChat, routeResponses, edgeResponses)
 	case "/models":
 		a.models(ctx)
