@@ -26,7 +26,6 @@
 package anthropic
 
 import (
-	"bytes"
 	"strconv"
 
 	json "github.com/goccy/go-json"
@@ -137,15 +136,7 @@ func (Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider.R
 		return dst, res, errNotMessage
 	}
 	exclude := excludeReasoning(c)
-	dst = append(dst, `{"id":`...)
-	dst = peek.AppendString(dst, c.GenID)
-	dst = append(dst, `,"object":"chat.completion","created":`...)
-	dst = strconv.AppendInt(dst, c.Created, 10)
-	dst = append(dst, `,"model":`...)
-	dst = peek.AppendString(dst, c.Endpoint.Model)
-	dst = append(dst, `,"provider":`...)
-	dst = peek.AppendString(dst, c.Upstream.Name)
-	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
+	dst = provider.AppendCompletionHead(dst, c)
 
 	// Content: the text blocks joined; null when the turn is only tool
 	// calls, as OpenAI sends it.
@@ -162,16 +153,8 @@ func (Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider.R
 			nCalls++
 		}
 	}
-	if len(text) == 0 && nCalls > 0 {
-		dst = append(dst, "null"...)
-	} else {
-		dst = peek.AppendStringBytes(dst, text)
-	}
+	dst = provider.AppendAssistantContent(dst, text, thinking, nCalls > 0, exclude)
 	res.OutputBytes = len(text) + len(thinking)
-	if len(thinking) > 0 && !exclude {
-		dst = append(dst, `,"reasoning":`...)
-		dst = peek.AppendStringBytes(dst, thinking)
-	}
 	if nCalls > 0 {
 		dst = append(dst, `,"tool_calls":[`...)
 		n := 0
@@ -191,36 +174,20 @@ func (Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider.R
 			dst = append(dst, `,"type":"function","function":{"name":`...)
 			dst = peek.AppendString(dst, b.Name)
 			dst = append(dst, `,"arguments":`...)
-			args := bytes.TrimSpace(b.Input)
-			if len(args) == 0 || peek.IsNull(args) {
-				args = []byte("{}")
-			}
-			dst = peek.AppendStringBytes(dst, args)
-			res.OutputBytes += len(args)
+			var n int
+			dst, n = provider.AppendToolArguments(dst, b.Input)
+			res.OutputBytes += n
 			dst = append(dst, "}}"...)
 		}
 		dst = append(dst, ']')
 	}
 	res.Native = m.StopReason
 	res.Finish = finishReason(m.StopReason)
-	dst = append(dst, `},"logprobs":null,"finish_reason":`...)
-	dst = peek.AppendString(dst, res.Finish)
-	dst = append(dst, `,"native_finish_reason":`...)
-	dst = peek.AppendString(dst, res.Native)
-	dst = append(dst, "}]"...)
 	if m.Usage != nil {
 		res.Usage = m.Usage.toRouting()
 		res.HaveUsage = true
-	} else {
-		res.Usage.PromptTokens = provider.EstimateTokens(len(c.Chat.Messages))
-		res.Usage.CompletionTokens = provider.EstimateTokens(res.OutputBytes)
 	}
-	dst = append(dst, `,"usage":`...)
-	dst = provider.AppendUsage(dst, &res.Usage, c.Endpoint.Pricing.Cost(res.Usage))
-	dst = append(dst, '}')
-	res.Started = true
-	res.Done = true
-	return dst, res, nil
+	return provider.FinishCompletion(dst, c, res), res, nil
 }
 
 type adapterError string
@@ -229,18 +196,9 @@ func (e adapterError) Error() string { return string(e) }
 
 const errNotMessage = adapterError("anthropic: upstream body is not a message")
 
-// excludeReasoning reports reasoning.exclude: the model may think, but the
-// client does not see the reasoning.
-func excludeReasoning(c *provider.Call) bool {
-	if c.Chat == nil || len(c.Chat.Reasoning) == 0 {
-		return false
-	}
-	var r reasoning
-	if err := json.Unmarshal(c.Chat.Reasoning, &r); err != nil {
-		return false
-	}
-	return r.Exclude
-}
+// excludeReasoning reports reasoning.exclude (see
+// provider.ExcludeReasoning).
+func excludeReasoning(c *provider.Call) bool { return provider.ExcludeReasoning(c) }
 
 // statusOf maps an Anthropic error type to the HTTP status the API uses
 // for it, for errors that arrive in-band (in a stream).
@@ -272,12 +230,7 @@ func statusOf(typ string) int {
 // overloaded (overloaded_error). Core treats it as a 5xx: retryable.
 const StatusOverloaded = 529
 
-func clip(b []byte, n int) []byte {
-	if len(b) > n {
-		b = b[:n]
-	}
-	return append([]byte(nil), b...)
-}
+func clip(b []byte, n int) []byte { return provider.Clip(b, n) }
 
 // inBandError builds the Failure of an error object sent with a 200
 // (an "error" stream event, or an error body).
@@ -306,7 +259,7 @@ func (Adapter) ReadError(status int, h *fasthttp.ResponseHeader, body []byte) *p
 		f.Type, f.Message = m.Error.Type, m.Error.Message
 	}
 	if f.Message == "" {
-		f.Message = "upstream returned HTTP " + strconv.Itoa(status) + " " + fasthttp.StatusMessage(status)
+		f.Message = provider.HTTPErrorMessage(status)
 		f.ContextLength = provider.IsContextLengthError(body)
 	} else {
 		f.ContextLength = provider.IsContextLengthError([]byte(f.Message))

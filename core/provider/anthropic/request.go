@@ -60,14 +60,7 @@ type chatMessage struct {
 	ToolCallID string          `json:"tool_call_id"`
 }
 
-type chatToolCall struct {
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Function struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	} `json:"function"`
-}
+type chatToolCall = provider.ChatToolCall
 
 type chatTool struct {
 	Type     string `json:"type"`
@@ -79,20 +72,10 @@ type chatTool struct {
 	CacheControl json.RawMessage `json:"cache_control"`
 }
 
-type responseFormat struct {
-	Type       string `json:"type"`
-	JSONSchema *struct {
-		Schema json.RawMessage `json:"schema"`
-	} `json:"json_schema"`
-}
+type responseFormat = provider.ResponseFormat
 
 // reasoning is OpenRouter's reasoning object.
-type reasoning struct {
-	Effort    string `json:"effort"`
-	MaxTokens *int64 `json:"max_tokens"`
-	Exclude   bool   `json:"exclude"`
-	Enabled   *bool  `json:"enabled"`
-}
+type reasoning = provider.Reasoning
 
 // thinkingBudget is budget_tokens for a request capped at maxTokens; 0
 // means thinking stays off. Thinking is on when the client sent
@@ -202,23 +185,20 @@ func appendMediaBlock(b []byte, kind, u string, cc json.RawMessage) ([]byte, err
 	b = append(b, `{"type":`...)
 	b = peek.AppendString(b, kind)
 	b = append(b, `,"source":`...)
+	mt, data, inline, err := provider.MediaURL(u)
 	switch {
-	case strings.HasPrefix(u, "data:"):
-		mt, data, ok := provider.ParseDataURL(u)
-		if !ok {
-			return b, badRequest("a data: URL must be base64 with a media type (data:<type>;base64,<data>)")
-		}
+	case err != nil:
+		return b, err
+	case inline:
 		b = append(b, `{"type":"base64","media_type":`...)
 		b = peek.AppendString(b, mt)
 		b = append(b, `,"data":`...)
 		b = peek.AppendString(b, data)
 		b = append(b, '}')
-	case strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://"):
+	default:
 		b = append(b, `{"type":"url","url":`...)
 		b = peek.AppendString(b, u)
 		b = append(b, '}')
-	default:
-		return b, badRequest("an image or file URL must be http(s) or a base64 data: URL")
 	}
 	b = appendCacheControl(b, cc)
 	return append(b, '}'), nil
@@ -227,12 +207,13 @@ func appendMediaBlock(b []byte, kind, u string, cc json.RawMessage) ([]byte, err
 // appendPart appends the block for one user/tool content part; ok is
 // false for an empty text part, which the API rejects and is skipped.
 func appendPart(b []byte, p *provider.ContentPart) ([]byte, bool, error) {
-	switch p.Type {
-	case "text", "input_text", "":
+	if provider.IsTextPart(p) {
 		if p.Text == "" {
 			return b, false, nil
 		}
 		return appendTextBlock(b, p.Text, p.CacheControl), true, nil
+	}
+	switch p.Type {
 	case "image_url", "input_image":
 		u, err := p.URL()
 		if err != nil {
@@ -241,10 +222,11 @@ func appendPart(b []byte, p *provider.ContentPart) ([]byte, bool, error) {
 		b, err = appendMediaBlock(b, "image", u, p.CacheControl)
 		return b, err == nil, err
 	case "file":
-		if p.File == nil || p.File.FileData == "" {
-			return b, false, badRequest("file parts need file.file_data (a base64 data: URL); file ids are not supported by Anthropic endpoints")
+		u, err := provider.FileData(p, "Anthropic")
+		if err != nil {
+			return b, false, err
 		}
-		b, err := appendMediaBlock(b, "document", p.File.FileData, p.CacheControl)
+		b, err = appendMediaBlock(b, "document", u, p.CacheControl)
 		return b, err == nil, err
 	}
 	return b, false, badRequest("content part type " + strconv.Quote(p.Type) + " is not supported by Anthropic endpoints")
@@ -270,15 +252,10 @@ func appendToolID(b []byte, id string) []byte {
 	return append(b, '"')
 }
 
-// appendToolInput appends a tool call's arguments as the input object. The
-// Messages API requires an object; arguments that are empty or not a JSON
-// object (a truncated generation) become {}.
+// appendToolInput appends a tool call's arguments as the input object,
+// which the Messages API requires (see provider.AppendArgsObject).
 func appendToolInput(b []byte, args string) []byte {
-	a := bytes.TrimSpace([]byte(args))
-	if len(a) > 0 && a[0] == '{' && json.Valid(a) {
-		return append(b, a...)
-	}
-	return append(b, "{}"...)
+	return provider.AppendArgsObject(b, args)
 }
 
 // buildBody writes the Messages API request for c into dst.
@@ -287,13 +264,7 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 	if err := json.Unmarshal(c.Body, &r); err != nil {
 		return dst, badRequest("invalid request body: " + err.Error())
 	}
-	maxTokens := c.Chat.MaxTokens
-	if maxTokens <= 0 {
-		maxTokens = int64(c.Endpoint.MaxCompletionTokens)
-	}
-	if maxTokens <= 0 {
-		maxTokens = DefaultMaxTokens
-	}
+	maxTokens := provider.MaxTokens(c, DefaultMaxTokens)
 
 	e := encoder{b: dst}
 	e.b = append(e.b, `{"model":`...)
@@ -313,14 +284,11 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 		if m.Role != "system" && m.Role != "developer" {
 			continue
 		}
-		if parts, err = provider.ParseContent(m.Content, parts[:0]); err != nil {
+		if parts, err = provider.ParseSystemContent(m.Content, parts[:0]); err != nil {
 			return dst, err
 		}
 		for j := range parts {
 			p := &parts[j]
-			if p.Type != "text" && p.Type != "" {
-				return dst, badRequest("system messages may only hold text")
-			}
 			if p.Text == "" {
 				continue
 			}
@@ -390,11 +358,8 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 	nTools := 0
 	for i := range r.Tools {
 		t := &r.Tools[i]
-		if t.Type != "function" && t.Type != "" {
-			return dst, badRequest("tool type " + strconv.Quote(t.Type) + " is not supported by Anthropic endpoints")
-		}
-		if t.Function.Name == "" {
-			return dst, badRequest("tools[" + strconv.Itoa(i) + "].function.name is required")
+		if err := provider.CheckFunctionTool(i, t.Type, t.Function.Name, "Anthropic"); err != nil {
+			return dst, err
 		}
 		if nTools == 0 {
 			e.b = append(e.b, `,"tools":[`...)
@@ -442,7 +407,7 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 	if budget == 0 {
 		if r.Temperature != nil {
 			e.b = append(e.b, `,"temperature":`...)
-			e.b = appendFloat(e.b, min(max(*r.Temperature, 0), 1))
+			e.b = provider.AppendFloat(e.b, min(max(*r.Temperature, 0), 1))
 		}
 		if r.TopK != nil {
 			e.b = append(e.b, `,"top_k":`...)
@@ -455,7 +420,7 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 			p = max(p, 0.95)
 		}
 		e.b = append(e.b, `,"top_p":`...)
-		e.b = appendFloat(e.b, min(max(p, 0), 1))
+		e.b = provider.AppendFloat(e.b, min(max(p, 0), 1))
 	}
 	if e.b, err = appendStop(e.b, r.Stop); err != nil {
 		return dst, err
@@ -502,13 +467,9 @@ func (e *encoder) message(m *chatMessage, parts *[]provider.ContentPart) error {
 		}
 		for i := range *parts {
 			p := &(*parts)[i]
-			text := p.Text
-			switch p.Type {
-			case "text", "":
-			case "refusal":
-				text = p.Refusal
-			default:
-				return badRequest("assistant content part type " + strconv.Quote(p.Type) + " is not supported")
+			text, err := provider.AssistantText(p)
+			if err != nil {
+				return err
 			}
 			if text == "" {
 				continue
@@ -580,7 +541,7 @@ func (e *encoder) message(m *chatMessage, parts *[]provider.ContentPart) error {
 
 // part appends one content part of role as a block, skipping empty text.
 func (e *encoder) part(role string, p *provider.ContentPart) error {
-	if (p.Type == "text" || p.Type == "input_text" || p.Type == "") && p.Text == "" {
+	if provider.IsTextPart(p) && p.Text == "" {
 		return nil
 	}
 	e.block(role)
@@ -592,40 +553,22 @@ func (e *encoder) part(role string, p *provider.ContentPart) error {
 // appendToolChoice appends tool_choice; forced reports a choice that makes
 // the model call a tool (any or a named tool).
 func appendToolChoice(b []byte, raw json.RawMessage, parallel *bool) ([]byte, bool, error) {
-	raw = bytes.TrimSpace(raw)
-	kind, name := "auto", ""
-	if len(raw) > 0 && !peek.IsNull(raw) {
-		if raw[0] == '"' {
-			var s string
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return b, false, badRequest("invalid tool_choice")
-			}
-			switch s {
-			case "auto":
-			case "required", "any":
-				kind = "any"
-			case "none":
-				kind = "none"
-			default:
-				return b, false, badRequest("tool_choice must be auto, none, required or a function")
-			}
-		} else {
-			var tc struct {
-				Type     string `json:"type"`
-				Function struct {
-					Name string `json:"name"`
-				} `json:"function"`
-			}
-			if err := json.Unmarshal(raw, &tc); err != nil {
-				return b, false, badRequest("invalid tool_choice: " + err.Error())
-			}
-			if tc.Function.Name == "" {
-				return b, false, badRequest("tool_choice.function.name is required")
-			}
-			kind, name = "tool", tc.Function.Name
+	mode, name, err := provider.ParseToolChoice(raw)
+	if err != nil {
+		return b, false, err
+	}
+	kind := "auto"
+	switch mode {
+	case provider.ToolChoiceAbsent:
+		if parallel == nil || *parallel {
+			return b, false, nil // the API's default is auto with parallel calls
 		}
-	} else if parallel == nil || *parallel {
-		return b, false, nil // the API's default is auto with parallel calls
+	case provider.ToolChoiceRequired:
+		kind = "any"
+	case provider.ToolChoiceNone:
+		kind = "none"
+	case provider.ToolChoiceFunction:
+		kind = "tool"
 	}
 	b = append(b, `,"tool_choice":{"type":"`...)
 	b = append(b, kind...)
@@ -644,19 +587,9 @@ func appendToolChoice(b []byte, raw json.RawMessage, parallel *bool) ([]byte, bo
 // array). Sequences that are empty or only whitespace, which the API
 // rejects, are dropped.
 func appendStop(b []byte, raw json.RawMessage) ([]byte, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || peek.IsNull(raw) {
-		return b, nil
-	}
-	var list []string
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return b, badRequest("invalid stop")
-		}
-		list = []string{s}
-	} else if err := json.Unmarshal(raw, &list); err != nil {
-		return b, badRequest("stop must be a string or an array of strings")
+	list, err := provider.ParseStop(raw)
+	if err != nil {
+		return b, err
 	}
 	n := 0
 	for _, s := range list {
@@ -675,8 +608,4 @@ func appendStop(b []byte, raw json.RawMessage) ([]byte, error) {
 		b = append(b, ']')
 	}
 	return b, nil
-}
-
-func appendFloat(b []byte, f float64) []byte {
-	return strconv.AppendFloat(b, f, 'f', -1, 64)
 }

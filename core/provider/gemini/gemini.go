@@ -208,11 +208,7 @@ func appendToolCall(dst []byte, index int, fc *functionCall) []byte {
 	dst = append(dst, `","type":"function","function":{"name":`...)
 	dst = peek.AppendString(dst, fc.Name)
 	dst = append(dst, `,"arguments":`...)
-	args := bytes.TrimSpace(fc.Args)
-	if len(args) == 0 || peek.IsNull(args) {
-		args = []byte("{}")
-	}
-	dst = peek.AppendStringBytes(dst, args)
+	dst, _ = provider.AppendToolArguments(dst, fc.Args)
 	return append(dst, "}}"...)
 }
 
@@ -240,15 +236,7 @@ func (Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider.R
 		return dst, res, errNoCandidates
 	}
 	exclude := excludeReasoning(c)
-	dst = append(dst, `{"id":`...)
-	dst = peek.AppendString(dst, c.GenID)
-	dst = append(dst, `,"object":"chat.completion","created":`...)
-	dst = strconv.AppendInt(dst, c.Created, 10)
-	dst = append(dst, `,"model":`...)
-	dst = peek.AppendString(dst, c.Endpoint.Model)
-	dst = append(dst, `,"provider":`...)
-	dst = peek.AppendString(dst, c.Upstream.Name)
-	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
+	dst = provider.AppendCompletionHead(dst, c)
 	var text, thoughts []byte
 	nCalls := 0
 	for i := range parts {
@@ -262,16 +250,8 @@ func (Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider.R
 			text = append(text, p.Text...)
 		}
 	}
-	if len(text) == 0 && nCalls > 0 {
-		dst = append(dst, "null"...)
-	} else {
-		dst = peek.AppendStringBytes(dst, text)
-	}
+	dst = provider.AppendAssistantContent(dst, text, thoughts, nCalls > 0, exclude)
 	res.OutputBytes = len(text) + len(thoughts)
-	if len(thoughts) > 0 && !exclude {
-		dst = append(dst, `,"reasoning":`...)
-		dst = peek.AppendStringBytes(dst, thoughts)
-	}
 	if nCalls > 0 {
 		dst = append(dst, `,"tool_calls":[`...)
 		n := 0
@@ -295,38 +275,16 @@ func (Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider.R
 		res.Finish = finishReason(native, nCalls > 0)
 	}
 	res.Native = native
-	dst = append(dst, `},"logprobs":null,"finish_reason":`...)
-	dst = peek.AppendString(dst, res.Finish)
-	dst = append(dst, `,"native_finish_reason":`...)
-	dst = peek.AppendString(dst, res.Native)
-	dst = append(dst, "}]"...)
 	if r.UsageMetadata.present() {
 		res.Usage = r.UsageMetadata.toRouting()
 		res.HaveUsage = true
-	} else {
-		res.Usage.PromptTokens = provider.EstimateTokens(len(c.Chat.Messages))
-		res.Usage.CompletionTokens = provider.EstimateTokens(res.OutputBytes)
 	}
-	dst = append(dst, `,"usage":`...)
-	dst = provider.AppendUsage(dst, &res.Usage, c.Endpoint.Pricing.Cost(res.Usage))
-	dst = append(dst, '}')
-	res.Started = true
-	res.Done = true
-	return dst, res, nil
+	return provider.FinishCompletion(dst, c, res), res, nil
 }
 
-// excludeReasoning reports reasoning.exclude: the model may think, but the
-// client does not see the reasoning.
-func excludeReasoning(c *provider.Call) bool {
-	if c.Chat == nil || len(c.Chat.Reasoning) == 0 {
-		return false
-	}
-	var r reasoning
-	if err := json.Unmarshal(c.Chat.Reasoning, &r); err != nil {
-		return false
-	}
-	return r.Exclude
-}
+// excludeReasoning reports reasoning.exclude (see
+// provider.ExcludeReasoning).
+func excludeReasoning(c *provider.Call) bool { return provider.ExcludeReasoning(c) }
 
 // statusOf maps a google.rpc status name to its HTTP status, for errors
 // that arrive in-band without a usable code.
@@ -377,12 +335,7 @@ func retryDelayMs(e *apiError) int64 {
 	return 0
 }
 
-func clip(b []byte, n int) []byte {
-	if len(b) > n {
-		b = b[:n]
-	}
-	return append([]byte(nil), b...)
-}
+func clip(b []byte, n int) []byte { return provider.Clip(b, n) }
 
 // inBandError builds the Failure of an error object sent with a 200 (a
 // stream chunk, or a body).
@@ -426,7 +379,7 @@ func (Adapter) ReadError(status int, h *fasthttp.ResponseHeader, body []byte) *p
 		f.Type, f.Message = e.Status, e.Message
 		f.ContextLength = isContextError(e.Message)
 	} else {
-		f.Message = "upstream returned HTTP " + strconv.Itoa(status) + " " + fasthttp.StatusMessage(status)
+		f.Message = provider.HTTPErrorMessage(status)
 		f.ContextLength = provider.IsContextLengthError(body)
 	}
 	f.Status = status

@@ -58,14 +58,7 @@ type chatMessage struct {
 	ToolCallID string          `json:"tool_call_id"`
 }
 
-type chatToolCall struct {
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Function struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	} `json:"function"`
-}
+type chatToolCall = provider.ChatToolCall
 
 type chatTool struct {
 	Type     string `json:"type"`
@@ -76,20 +69,10 @@ type chatTool struct {
 	} `json:"function"`
 }
 
-type responseFormat struct {
-	Type       string `json:"type"`
-	JSONSchema *struct {
-		Schema json.RawMessage `json:"schema"`
-	} `json:"json_schema"`
-}
+type responseFormat = provider.ResponseFormat
 
 // reasoning is OpenRouter's reasoning object.
-type reasoning struct {
-	Effort    string `json:"effort"`
-	MaxTokens *int64 `json:"max_tokens"`
-	Exclude   bool   `json:"exclude"`
-	Enabled   *bool  `json:"enabled"`
-}
+type reasoning = provider.Reasoning
 
 func badRequest(msg string) error { return &peek.BadRequest{Msg: msg} }
 
@@ -195,42 +178,39 @@ func (e *encoder) closeTurn() {
 // appendMedia appends an inlineData (data: URL) or fileData (http URL)
 // part.
 func appendMedia(b []byte, u, mimeType string) ([]byte, error) {
-	switch {
-	case strings.HasPrefix(u, "data:"):
-		mt, data, ok := provider.ParseDataURL(u)
-		if !ok {
-			return b, badRequest("a data: URL must be base64 with a media type (data:<type>;base64,<data>)")
-		}
+	mt, data, inline, err := provider.MediaURL(u)
+	if err != nil {
+		return b, err
+	}
+	if inline {
 		b = append(b, `{"inlineData":{"mimeType":`...)
 		b = peek.AppendString(b, mt)
 		b = append(b, `,"data":`...)
 		b = peek.AppendString(b, data)
 		return append(b, "}}"...), nil
-	case strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://"):
-		if mimeType == "" {
-			mimeType = imageMimeType(u)
-		}
-		b = append(b, `{"fileData":{"mimeType":`...)
-		b = peek.AppendString(b, mimeType)
-		b = append(b, `,"fileUri":`...)
-		b = peek.AppendString(b, u)
-		return append(b, "}}"...), nil
 	}
-	return b, badRequest("an image or file URL must be http(s) or a base64 data: URL")
+	if mimeType == "" {
+		mimeType = imageMimeType(u)
+	}
+	b = append(b, `{"fileData":{"mimeType":`...)
+	b = peek.AppendString(b, mimeType)
+	b = append(b, `,"fileUri":`...)
+	b = peek.AppendString(b, u)
+	return append(b, "}}"...), nil
 }
 
 // userPart appends one user content part; empty text is skipped.
 func (e *encoder) userPart(role string, p *provider.ContentPart) error {
-	var err error
-	switch p.Type {
-	case "text", "input_text", "":
-		if p.Text == "" {
-			return nil
+	if provider.IsTextPart(p) {
+		if p.Text != "" {
+			e.part(role)
+			e.b = append(e.b, `{"text":`...)
+			e.b = peek.AppendString(e.b, p.Text)
+			e.b = append(e.b, '}')
 		}
-		e.part(role)
-		e.b = append(e.b, `{"text":`...)
-		e.b = peek.AppendString(e.b, p.Text)
-		e.b = append(e.b, '}')
+		return nil
+	}
+	switch p.Type {
 	case "image_url", "input_image":
 		u, err := p.URL()
 		if err != nil {
@@ -240,11 +220,13 @@ func (e *encoder) userPart(role string, p *provider.ContentPart) error {
 		e.b, err = appendMedia(e.b, u, "")
 		return err
 	case "file":
-		if p.File == nil || p.File.FileData == "" {
-			return badRequest("file parts need file.file_data (a base64 data: URL); file ids are not supported by Gemini endpoints")
+		u, err := provider.FileData(p, "Gemini")
+		if err != nil {
+			return err
 		}
 		e.part(role)
-		e.b, err = appendMedia(e.b, p.File.FileData, "application/pdf")
+		e.b, err = appendMedia(e.b, u, "application/pdf")
+		return err
 	case "input_audio":
 		if p.InputAudio == nil || p.InputAudio.Data == "" {
 			return badRequest("input_audio.data is required")
@@ -258,17 +240,7 @@ func (e *encoder) userPart(role string, p *provider.ContentPart) error {
 	default:
 		return badRequest("content part type " + strconv.Quote(p.Type) + " is not supported by Gemini endpoints")
 	}
-	return err
-}
-
-// appendArgs appends a tool call's arguments as the functionCall args
-// object; arguments that are empty or not a JSON object become {}.
-func appendArgs(b []byte, args string) []byte {
-	a := bytes.TrimSpace([]byte(args))
-	if len(a) > 0 && a[0] == '{' && json.Valid(a) {
-		return append(b, a...)
-	}
-	return append(b, "{}"...)
+	return nil
 }
 
 // appendToolResponse appends the functionResponse.response object for a
@@ -302,14 +274,11 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 		if m.Role != "system" && m.Role != "developer" {
 			continue
 		}
-		if parts, err = provider.ParseContent(m.Content, parts[:0]); err != nil {
+		if parts, err = provider.ParseSystemContent(m.Content, parts[:0]); err != nil {
 			return dst, err
 		}
 		for j := range parts {
 			p := &parts[j]
-			if p.Type != "text" && p.Type != "" {
-				return dst, badRequest("system messages may only hold text")
-			}
 			if p.Text == "" {
 				continue
 			}
@@ -349,11 +318,8 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 	nTools := 0
 	for i := range r.Tools {
 		t := &r.Tools[i]
-		if t.Type != "function" && t.Type != "" {
-			return dst, badRequest("tool type " + strconv.Quote(t.Type) + " is not supported by Gemini endpoints")
-		}
-		if t.Function.Name == "" {
-			return dst, badRequest("tools[" + strconv.Itoa(i) + "].function.name is required")
+		if err := provider.CheckFunctionTool(i, t.Type, t.Function.Name, "Gemini"); err != nil {
+			return dst, err
 		}
 		if nTools == 0 {
 			e.b = append(e.b, `,"tools":[{"functionDeclarations":[`...)
@@ -390,11 +356,11 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 	}
 	if r.Temperature != nil {
 		e.b = append(e.b, `,"temperature":`...)
-		e.b = appendFloat(e.b, *r.Temperature)
+		e.b = provider.AppendFloat(e.b, *r.Temperature)
 	}
 	if r.TopP != nil {
 		e.b = append(e.b, `,"topP":`...)
-		e.b = appendFloat(e.b, *r.TopP)
+		e.b = provider.AppendFloat(e.b, *r.TopP)
 	}
 	if r.TopK != nil {
 		e.b = append(e.b, `,"topK":`...)
@@ -409,11 +375,11 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 	}
 	if r.PresencePenalty != nil {
 		e.b = append(e.b, `,"presencePenalty":`...)
-		e.b = appendFloat(e.b, *r.PresencePenalty)
+		e.b = provider.AppendFloat(e.b, *r.PresencePenalty)
 	}
 	if r.FrequencyPenalty != nil {
 		e.b = append(e.b, `,"frequencyPenalty":`...)
-		e.b = appendFloat(e.b, *r.FrequencyPenalty)
+		e.b = provider.AppendFloat(e.b, *r.FrequencyPenalty)
 	}
 	if rf := r.ResponseFormat; rf != nil && (rf.Type == "json_object" || rf.Type == "json_schema") {
 		e.b = append(e.b, `,"responseMimeType":"application/json"`...)
@@ -426,14 +392,7 @@ func buildBody(dst []byte, c *provider.Call) ([]byte, error) {
 			}
 		}
 	}
-	base := c.Chat.MaxTokens
-	if base <= 0 {
-		base = int64(c.Endpoint.MaxCompletionTokens)
-	}
-	if base <= 0 {
-		base = DefaultThinkingBase
-	}
-	set, budget, include, err := thinkingConfig(r.Reasoning, r.ReasoningEffort, base)
+	set, budget, include, err := thinkingConfig(r.Reasoning, r.ReasoningEffort, provider.MaxTokens(c, DefaultThinkingBase))
 	if err != nil {
 		return dst, err
 	}
@@ -469,13 +428,9 @@ func (e *encoder) message(m *chatMessage, parts *[]provider.ContentPart) error {
 		}
 		for i := range *parts {
 			p := &(*parts)[i]
-			text := p.Text
-			switch p.Type {
-			case "text", "":
-			case "refusal":
-				text = p.Refusal
-			default:
-				return badRequest("assistant content part type " + strconv.Quote(p.Type) + " is not supported")
+			text, err := provider.AssistantText(p)
+			if err != nil {
+				return err
 			}
 			if text == "" {
 				continue
@@ -498,7 +453,7 @@ func (e *encoder) message(m *chatMessage, parts *[]provider.ContentPart) error {
 			e.b = append(e.b, `{"functionCall":{"name":`...)
 			e.b = peek.AppendString(e.b, tc.Function.Name)
 			e.b = append(e.b, `,"args":`...)
-			e.b = appendArgs(e.b, tc.Function.Arguments)
+			e.b = provider.AppendArgsObject(e.b, tc.Function.Arguments)
 			e.b = append(e.b, '}')
 			if !e.signed {
 				e.signed = true
@@ -554,38 +509,16 @@ func toolText(raw json.RawMessage, parts *[]provider.ContentPart) (string, error
 // tool_choice: auto AUTO, required ANY, none NONE, a named function ANY
 // with allowedFunctionNames. Gemini has no switch for parallel calls.
 func appendToolConfig(b []byte, raw json.RawMessage) ([]byte, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || peek.IsNull(raw) {
-		return b, nil
+	choice, name, err := provider.ParseToolChoice(raw)
+	if err != nil || choice == provider.ToolChoiceAbsent {
+		return b, err
 	}
-	mode, name := "AUTO", ""
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return b, badRequest("invalid tool_choice")
-		}
-		switch s {
-		case "auto":
-		case "required", "any":
-			mode = "ANY"
-		case "none":
-			mode = "NONE"
-		default:
-			return b, badRequest("tool_choice must be auto, none, required or a function")
-		}
-	} else {
-		var tc struct {
-			Function struct {
-				Name string `json:"name"`
-			} `json:"function"`
-		}
-		if err := json.Unmarshal(raw, &tc); err != nil {
-			return b, badRequest("invalid tool_choice: " + err.Error())
-		}
-		if tc.Function.Name == "" {
-			return b, badRequest("tool_choice.function.name is required")
-		}
-		mode, name = "ANY", tc.Function.Name
+	mode := "AUTO"
+	switch choice {
+	case provider.ToolChoiceRequired, provider.ToolChoiceFunction:
+		mode = "ANY"
+	case provider.ToolChoiceNone:
+		mode = "NONE"
 	}
 	b = append(b, `,"toolConfig":{"functionCallingConfig":{"mode":"`...)
 	b = append(b, mode...)
@@ -601,19 +534,9 @@ func appendToolConfig(b []byte, raw json.RawMessage) ([]byte, error) {
 // appendStop appends stopSequences from OpenAI's stop (a string or an
 // array); empty sequences are dropped.
 func appendStop(b []byte, raw json.RawMessage) ([]byte, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || peek.IsNull(raw) {
-		return b, nil
-	}
-	var list []string
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return b, badRequest("invalid stop")
-		}
-		list = []string{s}
-	} else if err := json.Unmarshal(raw, &list); err != nil {
-		return b, badRequest("stop must be a string or an array of strings")
+	list, err := provider.ParseStop(raw)
+	if err != nil {
+		return b, err
 	}
 	n := 0
 	for _, s := range list {
@@ -632,8 +555,4 @@ func appendStop(b []byte, raw json.RawMessage) ([]byte, error) {
 		b = append(b, ']')
 	}
 	return b, nil
-}
-
-func appendFloat(b []byte, f float64) []byte {
-	return strconv.AppendFloat(b, f, 'f', -1, 64)
 }
