@@ -135,14 +135,7 @@ func ParseRequest(body []byte, c *Chat, kind Kind) error {
 		return c.member(&m, &maxTokens, &maxCompletion)
 	})
 	if err != nil {
-		var se *SyntaxError
-		if errors.As(err, &se) {
-			return &BadRequest{Msg: se.Error()}
-		}
-		if errors.Is(err, ErrNotObject) {
-			return &BadRequest{Msg: "request body must be a JSON object"}
-		}
-		return err
+		return AsBadRequest(err)
 	}
 	switch {
 	case maxCompletion >= 0:

@@ -47,7 +47,6 @@ package anthropic
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -136,10 +135,6 @@ func bad(format string, args ...any) error {
 	return &peek.BadRequest{Msg: fmt.Sprintf(format, args...)}
 }
 
-func isNumber(v []byte) bool {
-	return len(v) > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9'))
-}
-
 // member files one top-level member of the request, checking its type.
 func (r *inRequest) member(m *peek.Member, seen *uint) error {
 	v := m.Value
@@ -182,12 +177,12 @@ func (r *inRequest) member(m *peek.Member, seen *uint) error {
 		}
 		r.stream = v
 	case "temperature":
-		if !isNumber(v) {
+		if !provider.IsJSONNumber(v) {
 			return bad("temperature: must be a number")
 		}
 		r.temperature = v
 	case "top_p":
-		if !isNumber(v) {
+		if !provider.IsJSONNumber(v) {
 			return bad("top_p: must be a number")
 		}
 		r.topP = v
@@ -245,14 +240,7 @@ func InboundRequest(dst, body []byte) ([]byte, error) {
 	var seen uint
 	err := peek.Members(body, func(m peek.Member) error { return r.member(&m, &seen) })
 	if err != nil {
-		var se *peek.SyntaxError
-		switch {
-		case errors.As(err, &se):
-			return dst, &peek.BadRequest{Msg: se.Error()}
-		case errors.Is(err, peek.ErrNotObject):
-			return dst, bad("request body must be a JSON object")
-		}
-		return dst, err
+		return dst, peek.AsBadRequest(err)
 	}
 	out, err := r.build(dst)
 	if err != nil {
@@ -262,17 +250,11 @@ func InboundRequest(dst, body []byte) ([]byte, error) {
 }
 
 func (r *inRequest) build(b []byte) ([]byte, error) {
-	if len(r.model) == 0 || string(r.model) == `""` {
-		return b, bad("model: field required")
+	b, err := provider.StartChatBody(b, r.model, r.messages, "messages")
+	if err != nil {
+		return b, err
 	}
-	if len(r.messages) == 0 {
-		return b, bad("messages: field required")
-	}
-	b = append(b, `{"model":`...)
-	b = append(b, r.model...)
-	b = append(b, `,"messages":[`...)
 	e := inEncoder{b: b}
-	var err error
 	if len(r.system) > 0 {
 		if err = e.system(r.system); err != nil {
 			return e.b, err
@@ -292,21 +274,11 @@ func (r *inRequest) build(b []byte) ([]byte, error) {
 	}
 	b = append(e.b, ']')
 
-	if len(r.maxTokens) > 0 {
-		b = append(b, `,"max_tokens":`...)
-		b = append(b, r.maxTokens...)
-	}
-	for _, p := range [...]struct {
-		name string
-		v    []byte
-	}{{"temperature", r.temperature}, {"top_p", r.topP}, {"top_k", r.topK}, {"stream", r.stream}} {
-		if len(p.v) > 0 {
-			b = append(b, ',', '"')
-			b = append(b, p.name...)
-			b = append(b, '"', ':')
-			b = append(b, p.v...)
-		}
-	}
+	b = provider.AppendRawMember(b, "max_tokens", r.maxTokens)
+	b = provider.AppendRawMember(b, "temperature", r.temperature)
+	b = provider.AppendRawMember(b, "top_p", r.topP)
+	b = provider.AppendRawMember(b, "top_k", r.topK)
+	b = provider.AppendRawMember(b, "stream", r.stream)
 	if len(r.stop) > 0 {
 		var stop []string
 		if err := json.Unmarshal(r.stop, &stop); err != nil {
@@ -358,7 +330,7 @@ func (r *inRequest) appendReasoning(b []byte) ([]byte, error) {
 	var th inThinking
 	if len(r.thinking) > 0 {
 		if err := json.Unmarshal(r.thinking, &th); err != nil {
-			return b, bad("thinking: %s", typeErr(err))
+			return b, bad("thinking: %s", provider.DecodeError(err))
 		}
 		switch th.Type {
 		case "enabled", "adaptive", "disabled":
@@ -369,7 +341,7 @@ func (r *inRequest) appendReasoning(b []byte) ([]byte, error) {
 	var oc inOutputConfig
 	if len(r.outputConfig) > 0 {
 		if err := json.Unmarshal(r.outputConfig, &oc); err != nil {
-			return b, bad("output_config: %s", typeErr(err))
+			return b, bad("output_config: %s", provider.DecodeError(err))
 		}
 	}
 	effort := ""
@@ -411,7 +383,7 @@ func (r *inRequest) appendReasoning(b []byte) ([]byte, error) {
 func appendInboundTools(b []byte, raw []byte) ([]byte, int, error) {
 	var tools []inTool
 	if err := json.Unmarshal(raw, &tools); err != nil {
-		return b, 0, bad("tools: %s", typeErr(err))
+		return b, 0, bad("tools: %s", provider.DecodeError(err))
 	}
 	for i := range tools {
 		t := &tools[i]
@@ -421,30 +393,15 @@ func appendInboundTools(b []byte, raw []byte) ([]byte, int, error) {
 		if t.Name == "" {
 			return b, 0, bad("tools.%d.name: field required", i)
 		}
+		if s := bytes.TrimSpace(t.InputSchema); len(s) > 0 && !peek.IsNull(s) && s[0] != '{' {
+			return b, 0, bad("tools.%d.input_schema: must be an object", i)
+		}
 		if i == 0 {
 			b = append(b, `,"tools":[`...)
 		} else {
 			b = append(b, ',')
 		}
-		b = append(b, `{"type":"function","function":{"name":`...)
-		b = peek.AppendString(b, t.Name)
-		if t.Description != "" {
-			b = append(b, `,"description":`...)
-			b = peek.AppendString(b, t.Description)
-		}
-		b = append(b, `,"parameters":`...)
-		if s := bytes.TrimSpace(t.InputSchema); len(s) > 0 && s[0] == '{' {
-			b = append(b, s...)
-		} else if len(s) == 0 || peek.IsNull(s) {
-			b = append(b, `{"type":"object","properties":{}}`...)
-		} else {
-			return b, 0, bad("tools.%d.input_schema: must be an object", i)
-		}
-		if t.Strict != nil {
-			b = append(b, `,"strict":`...)
-			b = strconv.AppendBool(b, *t.Strict)
-		}
-		b = append(b, '}')
+		b = provider.AppendFunctionTool(b, t.Name, t.Description, t.InputSchema, t.Strict)
 		b = appendCacheControl(b, t.CacheControl)
 		b = append(b, '}')
 	}
@@ -457,7 +414,7 @@ func appendInboundTools(b []byte, raw []byte) ([]byte, int, error) {
 func appendInboundToolChoice(b []byte, raw []byte) ([]byte, error) {
 	var tc inToolChoice
 	if err := json.Unmarshal(raw, &tc); err != nil {
-		return b, bad("tool_choice: %s", typeErr(err))
+		return b, bad("tool_choice: %s", provider.DecodeError(err))
 	}
 	b = append(b, `,"tool_choice":`...)
 	switch tc.Type {
@@ -493,32 +450,17 @@ type inEncoder struct {
 }
 
 func (e *inEncoder) open(role string) {
-	if e.n > 0 {
-		e.b = append(e.b, ',')
-	}
+	e.b = provider.AppendMessageHead(e.b, e.n, role)
 	e.n++
-	e.b = append(e.b, `{"role":"`...)
-	e.b = append(e.b, role...)
-	e.b = append(e.b, `","content":`...)
 }
 
 // decodeBlocks decodes an array of content blocks into e.blocks.
 func (e *inEncoder) decodeBlocks(raw []byte, path string) error {
 	e.blocks = e.blocks[:0]
 	if err := json.Unmarshal(raw, &e.blocks); err != nil {
-		return bad("%s: must be a string or an array of content blocks: %v", path, typeErr(err))
+		return bad("%s: must be a string or an array of content blocks: %v", path, provider.DecodeError(err))
 	}
 	return nil
-}
-
-// typeErr words a decoding error without go-json's Go type names, which
-// mean nothing to a client.
-func typeErr(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return "a value has the wrong type (" + te.Value + ")"
-	}
-	return err.Error()
 }
 
 func (e *inEncoder) system(raw []byte) error {
@@ -560,7 +502,7 @@ func (e *inEncoder) message(i int, raw []byte) error {
 		return bad("messages.%d: must be an object", i)
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return bad("messages.%d: %s", i, typeErr(err))
+		return bad("messages.%d: %s", i, provider.DecodeError(err))
 	}
 	if m.Role != "user" && m.Role != "assistant" {
 		return bad("messages.%d.role: must be \"user\" or \"assistant\"; got %q", i, m.Role)
@@ -644,7 +586,7 @@ func (e *inEncoder) toolResult(blk *inBlock, path string) error {
 		}
 	case c[0] == '[':
 		if err := json.Unmarshal(c, &blocks); err != nil {
-			return bad("%s.content: %s", path, typeErr(err))
+			return bad("%s.content: %s", path, provider.DecodeError(err))
 		}
 	default:
 		return bad("%s.content: must be a string or an array of content blocks", path)
@@ -674,13 +616,8 @@ func (e *inEncoder) toolResult(blk *inBlock, path string) error {
 		}
 		return "Error: " + s
 	}
-	if e.n > 0 {
-		e.b = append(e.b, ',')
-	}
+	e.b = provider.AppendToolMessageHead(e.b, e.n, blk.ToolUseID)
 	e.n++
-	e.b = append(e.b, `{"role":"tool","tool_call_id":`...)
-	e.b = peek.AppendString(e.b, blk.ToolUseID)
-	e.b = append(e.b, `,"content":`...)
 	switch {
 	case len(texts) == 0:
 		e.b = peek.AppendString(e.b, label(""))
@@ -692,11 +629,10 @@ func (e *inEncoder) toolResult(blk *inBlock, path string) error {
 			if k > 0 {
 				e.b = append(e.b, ',')
 			}
-			e.b = append(e.b, `{"type":"text","text":`...)
 			if k == 0 {
-				e.b = peek.AppendString(e.b, label(t.Text))
+				e.b = provider.AppendTextPart(e.b, label(t.Text))
 			} else {
-				e.b = peek.AppendString(e.b, t.Text)
+				e.b = provider.AppendTextPart(e.b, t.Text)
 			}
 			cc := t.CacheControl
 			if k == len(texts)-1 && !hasCacheControl(t) {
@@ -760,11 +696,7 @@ func (e *inEncoder) assistant(path string) error {
 				e.b = append(e.b, ',')
 			}
 			n++
-			e.b = append(e.b, `{"id":`...)
-			e.b = peek.AppendString(e.b, blk.ID)
-			e.b = append(e.b, `,"type":"function","function":{"name":`...)
-			e.b = peek.AppendString(e.b, blk.Name)
-			e.b = append(e.b, `,"arguments":`...)
+			e.b = provider.AppendToolCallHead(e.b, blk.ID, blk.Name)
 			in := bytes.TrimSpace(blk.Input)
 			if len(in) == 0 || peek.IsNull(in) {
 				in = []byte("{}")
@@ -860,9 +792,7 @@ func appendInboundPart(b []byte, p *inBlock) []byte {
 		if name == "" {
 			name = "document.pdf"
 		}
-		b = append(b, `{"type":"file","file":{"filename":`...)
-		b = peek.AppendString(b, name)
-		b = append(b, `,"file_data":`...)
+		b = provider.AppendFilePartHead(b, name)
 		if s.Type == "url" {
 			b = peek.AppendString(b, s.URL)
 		} else {
@@ -878,8 +808,7 @@ func appendInboundPart(b []byte, p *inBlock) []byte {
 		if p.Type == "document" {
 			text = s.Data
 		}
-		b = append(b, `{"type":"text","text":`...)
-		b = peek.AppendString(b, text)
+		b = provider.AppendTextPart(b, text)
 	}
 	b = appendCacheControl(b, p.CacheControl)
 	return append(b, '}')
@@ -910,21 +839,10 @@ func checkJSON(b []byte) error {
 	return peek.Members(b, func(peek.Member) error { return nil })
 }
 
-// inUsage is the usage object of the gateway's responses (provider.AppendUsage).
-type inUsage struct {
-	PromptTokens        int64 `json:"prompt_tokens"`
-	CompletionTokens    int64 `json:"completion_tokens"`
-	CacheWriteTokens    int64 `json:"cache_write_tokens"`
-	PromptTokensDetails struct {
-		CachedTokens     int64 `json:"cached_tokens"`
-		CacheWriteTokens int64 `json:"cache_write_tokens"`
-	} `json:"prompt_tokens_details"`
-}
-
 // appendAnthropicUsage appends the Messages usage object: input_tokens
 // excludes the prompt tokens read from or written to the cache, which
 // Tollgate counts inside prompt_tokens.
-func appendAnthropicUsage(b []byte, u *inUsage) []byte {
+func appendAnthropicUsage(b []byte, u *provider.ChatUsage) []byte {
 	read := max(u.PromptTokensDetails.CachedTokens, 0)
 	write := max(u.PromptTokensDetails.CacheWriteTokens, u.CacheWriteTokens, 0)
 	b = append(b, `{"input_tokens":`...)
@@ -955,7 +873,7 @@ type inCompletion struct {
 		FinishReason       string      `json:"finish_reason"`
 		NativeFinishReason string      `json:"native_finish_reason"`
 	} `json:"choices"`
-	Usage inUsage `json:"usage"`
+	Usage provider.ChatUsage `json:"usage"`
 }
 
 // stopReason maps a finish reason to Anthropic's stop_reason. A native
@@ -1038,20 +956,9 @@ func InboundResponse(dst, openaiBody []byte) ([]byte, error) {
 	} else {
 		m = &inAssistant{}
 	}
-	var text []byte
-	if cont := bytes.TrimSpace(m.Content); len(cont) > 0 && !peek.IsNull(cont) {
-		parts, err := provider.ParseContent(cont, nil)
-		if err != nil {
-			return dst, fmt.Errorf("anthropic: cannot convert the chat completion: %w", err)
-		}
-		for i := range parts {
-			switch p := &parts[i]; p.Type {
-			case "text", "output_text", "":
-				text = append(text, p.Text...)
-			case "refusal":
-				text = append(text, p.Refusal...)
-			}
-		}
+	text, err := provider.AppendContentText(nil, m.Content, true)
+	if err != nil {
+		return dst, fmt.Errorf("anthropic: cannot convert the chat completion: %w", err)
 	}
 	if len(text) == 0 {
 		text = append(text, m.Refusal...)
@@ -1169,7 +1076,7 @@ type inChunk struct {
 		FinishReason       string `json:"finish_reason"`
 		NativeFinishReason string `json:"native_finish_reason"`
 	} `json:"choices"`
-	Usage *inUsage `json:"usage"`
+	Usage *provider.ChatUsage `json:"usage"`
 	Error *struct {
 		Code    json.RawMessage `json:"code"`
 		Message string          `json:"message"`
@@ -1209,7 +1116,7 @@ type InboundStream struct {
 	tools   []toolBlock // by OpenAI tool-call index
 	args    []byte      // the arguments so far of the last tool call started
 	last    int         // OpenAI index of the last tool call started
-	usage   inUsage
+	usage   provider.ChatUsage
 	stop    string // finish_reason, as finishConst
 	native  string // native_finish_reason, as nativeConst
 	blocks  int    // content blocks started
@@ -1505,19 +1412,7 @@ func (s *InboundStream) finish(b []byte) []byte {
 // appendError appends the error event of an error chunk; its type comes
 // from the chunk's code (an HTTP status).
 func (s *InboundStream) appendError(b []byte) []byte {
-	e := s.chunk.Error
-	status := 500
-	code := bytes.TrimSpace(e.Code)
-	if len(code) >= 2 && code[0] == '"' {
-		code = code[1 : len(code)-1]
-	}
-	if n, err := strconv.Atoi(string(code)); err == nil {
-		status = n
-	}
-	msg := e.Message
-	if msg == "" {
-		msg = "the stream failed"
-	}
+	status, msg := provider.StreamError(s.chunk.Error.Code, s.chunk.Error.Message)
 	b = appendEvent(b, "error")
 	b = append(b, `{"type":"error","error":{"type":"`...)
 	b = append(b, errorType(status)...)

@@ -63,7 +63,6 @@ package openai
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -81,15 +80,6 @@ const errStateless = " is not supported: Tollgate does not store responses; send
 
 func respBad(format string, args ...any) error {
 	return &peek.BadRequest{Msg: fmt.Sprintf(format, args...)}
-}
-
-// respTypeErr words a decoding error without go-json's Go type names.
-func respTypeErr(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return "a value has the wrong type (" + te.Value + ")"
-	}
-	return err.Error()
 }
 
 // respRequest holds the raw top-level members of a Responses request; the
@@ -114,10 +104,6 @@ const (
 	rSeenReasoning
 	rSeenStore
 )
-
-func isJSONNumber(v []byte) bool {
-	return len(v) > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9'))
-}
 
 // member files one top-level member, checking its type.
 func (r *respRequest) member(body []byte, m *peek.Member, seen *uint) error {
@@ -166,7 +152,7 @@ func (r *respRequest) member(body []byte, m *peek.Member, seen *uint) error {
 		}
 		r.maxOutput = v
 	case "temperature", "top_p":
-		if !isJSONNumber(v) {
+		if !provider.IsJSONNumber(v) {
 			return respBad("%s: must be a number", key)
 		}
 		if string(key) == "temperature" {
@@ -256,14 +242,7 @@ func ResponsesRequest(dst, body []byte) ([]byte, error) {
 	var seen uint
 	err := peek.Members(body, func(m peek.Member) error { return r.member(body, &m, &seen) })
 	if err != nil {
-		var se *peek.SyntaxError
-		switch {
-		case errors.As(err, &se):
-			return dst, &peek.BadRequest{Msg: se.Error()}
-		case errors.Is(err, peek.ErrNotObject):
-			return dst, respBad("request body must be a JSON object")
-		}
-		return dst, err
+		return dst, peek.AsBadRequest(err)
 	}
 	out, err := r.build(dst)
 	if err != nil {
@@ -273,15 +252,10 @@ func ResponsesRequest(dst, body []byte) ([]byte, error) {
 }
 
 func (r *respRequest) build(b []byte) ([]byte, error) {
-	if len(r.model) == 0 || string(r.model) == `""` {
-		return b, respBad("model: field required")
+	b, err := provider.StartChatBody(b, r.model, r.input, "input")
+	if err != nil {
+		return b, err
 	}
-	if len(r.input) == 0 {
-		return b, respBad("input: field required")
-	}
-	b = append(b, `{"model":`...)
-	b = append(b, r.model...)
-	b = append(b, `,"messages":[`...)
 	e := respEncoder{b: b}
 	if len(r.instructions) > 0 && string(r.instructions) != `""` {
 		e.open("system")
@@ -295,35 +269,22 @@ func (r *respRequest) build(b []byte) ([]byte, error) {
 		return e.b, respBad("input: at least one message is required")
 	}
 	b = append(e.b, ']')
-	if len(r.maxOutput) > 0 {
-		b = append(b, `,"max_tokens":`...)
-		b = append(b, r.maxOutput...)
-	}
+	b = provider.AppendRawMember(b, "max_tokens", r.maxOutput)
 	parallel := r.parallel
 	if t := bytes.TrimSpace(r.tools); len(t) == 0 || string(t) == "[]" || string(t) == "null" {
 		// OpenAI rejects parallel_tool_calls without tools; the Agents SDK
 		// sends it on every Responses request.
 		parallel = nil
 	}
-	for _, p := range [...]struct {
-		name string
-		v    []byte
-	}{
-		{"temperature", r.temperature}, {"top_p", r.topP}, {"stream", r.stream},
-		{"parallel_tool_calls", parallel}, {"user", r.user}, {"metadata", r.metadata},
-	} {
-		if len(p.v) > 0 {
-			b = append(b, ',', '"')
-			b = append(b, p.name...)
-			b = append(b, '"', ':')
-			b = append(b, p.v...)
-		}
+	b = provider.AppendRawMember(b, "temperature", r.temperature)
+	b = provider.AppendRawMember(b, "top_p", r.topP)
+	b = provider.AppendRawMember(b, "stream", r.stream)
+	b = provider.AppendRawMember(b, "parallel_tool_calls", parallel)
+	b = provider.AppendRawMember(b, "user", r.user)
+	b = provider.AppendRawMember(b, "metadata", r.metadata)
+	if len(r.user) == 0 {
+		b = provider.AppendRawMember(b, "user", r.safety)
 	}
-	if len(r.user) == 0 && len(r.safety) > 0 {
-		b = append(b, `,"user":`...)
-		b = append(b, r.safety...)
-	}
-	var err error
 	if b, err = appendRespTools(b, r.tools, r.toolChoice); err != nil {
 		return b, err
 	}
@@ -361,7 +322,7 @@ func appendRespTools(b, rawTools, rawChoice []byte) ([]byte, error) {
 	var tools []respTool
 	if len(rawTools) > 0 {
 		if err := json.Unmarshal(rawTools, &tools); err != nil {
-			return b, respBad("tools: %s", respTypeErr(err))
+			return b, respBad("tools: %s", provider.DecodeError(err))
 		}
 	}
 	for i := range tools {
@@ -397,7 +358,7 @@ func appendRespTools(b, rawTools, rawChoice []byte) ([]byte, error) {
 		} else {
 			var tc respToolChoice
 			if err := json.Unmarshal(rawChoice, &tc); err != nil {
-				return b, respBad("tool_choice: %s", respTypeErr(err))
+				return b, respBad("tool_choice: %s", provider.DecodeError(err))
 			}
 			switch tc.Type {
 			case "function":
@@ -435,23 +396,8 @@ func appendRespTools(b, rawTools, rawChoice []byte) ([]byte, error) {
 			b = append(b, ',')
 		}
 		n++
-		b = append(b, `{"type":"function","function":{"name":`...)
-		b = peek.AppendString(b, t.Name)
-		if t.Description != "" {
-			b = append(b, `,"description":`...)
-			b = peek.AppendString(b, t.Description)
-		}
-		b = append(b, `,"parameters":`...)
-		if p := bytes.TrimSpace(t.Parameters); len(p) > 0 && !peek.IsNull(p) {
-			b = append(b, p...)
-		} else {
-			b = append(b, `{"type":"object","properties":{}}`...)
-		}
-		if t.Strict != nil {
-			b = append(b, `,"strict":`...)
-			b = strconv.AppendBool(b, *t.Strict)
-		}
-		b = append(b, "}}"...)
+		b = provider.AppendFunctionTool(b, t.Name, t.Description, t.Parameters, t.Strict)
+		b = append(b, '}')
 	}
 	if n > 0 {
 		b = append(b, ']')
@@ -494,7 +440,7 @@ func appendRespFormat(b, raw []byte) ([]byte, error) {
 		} `json:"format"`
 	}
 	if err := json.Unmarshal(raw, &text); err != nil {
-		return b, respBad("text: %s", respTypeErr(err))
+		return b, respBad("text: %s", provider.DecodeError(err))
 	}
 	f := text.Format
 	if f == nil {
@@ -543,7 +489,7 @@ func appendRespReasoning(b, raw []byte) ([]byte, error) {
 		Effort *string `json:"effort"`
 	}
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return b, respBad("reasoning: %s", respTypeErr(err))
+		return b, respBad("reasoning: %s", provider.DecodeError(err))
 	}
 	if r.Effort == nil {
 		return b, nil
@@ -594,13 +540,8 @@ type respEncoder struct {
 }
 
 func (e *respEncoder) open(role string) {
-	if e.n > 0 {
-		e.b = append(e.b, ',')
-	}
+	e.b = provider.AppendMessageHead(e.b, e.n, role)
 	e.n++
-	e.b = append(e.b, `{"role":"`...)
-	e.b = append(e.b, role...)
-	e.b = append(e.b, `","content":`...)
 }
 
 func (e *respEncoder) input(raw []byte) error {
@@ -618,7 +559,7 @@ func (e *respEncoder) input(raw []byte) error {
 		}
 		items = append(items, inputItem{})
 		if err := json.Unmarshal(v, &items[i]); err != nil {
-			return respBad("input.%d: %s", i, respTypeErr(err))
+			return respBad("input.%d: %s", i, provider.DecodeError(err))
 		}
 		i++
 		return nil
@@ -717,7 +658,7 @@ func checkItem(it *inputItem, i int) error {
 func decodeParts(raw json.RawMessage, path string) ([]inputPart, error) {
 	var parts []inputPart
 	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, respBad("%s: must be a string or an array of content parts: %s", path, respTypeErr(err))
+		return nil, respBad("%s: must be a string or an array of content parts: %s", path, provider.DecodeError(err))
 	}
 	return parts, nil
 }
@@ -851,9 +792,7 @@ func appendChatPart(b []byte, p *inputPart) []byte {
 		if data == "" {
 			data = p.FileURL
 		}
-		b = append(b, `{"type":"file","file":{"filename":`...)
-		b = peek.AppendString(b, name)
-		b = append(b, `,"file_data":`...)
+		b = provider.AppendFilePartHead(b, name)
 		b = peek.AppendString(b, data)
 		return append(b, "}}"...)
 	case "input_audio":
@@ -863,8 +802,7 @@ func appendChatPart(b []byte, p *inputPart) []byte {
 		b = peek.AppendString(b, p.InputAudio.Format)
 		return append(b, "}}"...)
 	}
-	b = append(b, `{"type":"text","text":`...)
-	b = peek.AppendString(b, p.Text)
+	b = provider.AppendTextPart(b, p.Text)
 	return append(b, '}')
 }
 
@@ -922,11 +860,7 @@ func (e *respEncoder) assistant(items []inputItem, first, calls int) error {
 				e.b = append(e.b, ',')
 			}
 			n++
-			e.b = append(e.b, `{"id":`...)
-			e.b = peek.AppendString(e.b, it.CallID)
-			e.b = append(e.b, `,"type":"function","function":{"name":`...)
-			e.b = peek.AppendString(e.b, it.Name)
-			e.b = append(e.b, `,"arguments":`...)
+			e.b = provider.AppendToolCallHead(e.b, it.CallID, it.Name)
 			args := it.Arguments
 			if strings.TrimSpace(args) == "" {
 				args = "{}"
@@ -973,13 +907,8 @@ func (e *respEncoder) toolOutput(it *inputItem, i int) error {
 	default:
 		return respBad("%s: must be a string or an array of content parts", path)
 	}
-	if e.n > 0 {
-		e.b = append(e.b, ',')
-	}
+	e.b = provider.AppendToolMessageHead(e.b, e.n, it.CallID)
 	e.n++
-	e.b = append(e.b, `{"role":"tool","tool_call_id":`...)
-	e.b = peek.AppendString(e.b, it.CallID)
-	e.b = append(e.b, `,"content":`...)
 	if len(texts) <= 1 {
 		s := ""
 		if len(texts) == 1 {
@@ -992,8 +921,7 @@ func (e *respEncoder) toolOutput(it *inputItem, i int) error {
 			if j > 0 {
 				e.b = append(e.b, ',')
 			}
-			e.b = append(e.b, `{"type":"text","text":`...)
-			e.b = peek.AppendString(e.b, t)
+			e.b = provider.AppendTextPart(e.b, t)
 			e.b = append(e.b, '}')
 		}
 		e.b = append(e.b, ']')
@@ -1023,24 +951,9 @@ func (e *respEncoder) flushMedia() {
 // ---------------------------------------------------------------------
 // Responses (Chat Completions → Responses)
 
-// respUsage is the usage object of the gateway's chat responses
-// (provider.AppendUsage).
-type respUsage struct {
-	PromptTokens        int64 `json:"prompt_tokens"`
-	CompletionTokens    int64 `json:"completion_tokens"`
-	PromptTokensDetails struct {
-		CachedTokens     int64 `json:"cached_tokens"`
-		CacheWriteTokens int64 `json:"cache_write_tokens"`
-	} `json:"prompt_tokens_details"`
-	CompletionTokensDetails struct {
-		ReasoningTokens int64 `json:"reasoning_tokens"`
-	} `json:"completion_tokens_details"`
-	Cost json.RawMessage `json:"cost"`
-}
-
 // appendRespUsage appends the Responses usage object, with the gateway's
 // cost beside the documented members.
-func appendRespUsage(b []byte, u *respUsage) []byte {
+func appendRespUsage(b []byte, u *provider.ChatUsage) []byte {
 	in, out := max(u.PromptTokens, 0), max(u.CompletionTokens, 0)
 	b = append(b, `{"input_tokens":`...)
 	b = strconv.AppendInt(b, in, 10)
@@ -1056,7 +969,7 @@ func appendRespUsage(b []byte, u *respUsage) []byte {
 	b = strconv.AppendInt(b, max(u.CompletionTokensDetails.ReasoningTokens, 0), 10)
 	b = append(b, `},"total_tokens":`...)
 	b = strconv.AppendInt(b, in+out, 10)
-	if c := bytes.TrimSpace(u.Cost); isJSONNumber(c) {
+	if c := bytes.TrimSpace(u.Cost); provider.IsJSONNumber(c) {
 		b = append(b, `,"cost":`...)
 		b = append(b, c...)
 	}
@@ -1196,7 +1109,7 @@ type respState struct {
 	errCode     string
 	errMsg      string
 	completedAt int64
-	usage       *respUsage
+	usage       *provider.ChatUsage
 }
 
 // appendResponse appends a response object. The gateway keeps no request
@@ -1304,7 +1217,7 @@ type respCompletion struct {
 		} `json:"message"`
 		FinishReason string `json:"finish_reason"`
 	} `json:"choices"`
-	Usage *respUsage `json:"usage"`
+	Usage *provider.ChatUsage `json:"usage"`
 }
 
 // ResponsesResponse converts the gateway's chat.completion JSON into a
@@ -1327,7 +1240,7 @@ func ResponsesResponse(dst, chatBody []byte, now int64) ([]byte, error) {
 	h.set(c.ID, c.Model, c.Provider, c.Created)
 	st := respState{completedAt: now, usage: c.Usage}
 	if st.usage == nil {
-		st.usage = &respUsage{}
+		st.usage = &provider.ChatUsage{}
 	}
 	var items []outItem
 	if len(c.Choices) > 0 {
@@ -1342,17 +1255,9 @@ func ResponsesResponse(dst, chatBody []byte, now int64) ([]byte, error) {
 		if reasoning != "" {
 			items = append(items, outItem{kind: itemReasoning, parts: []outPart{{text: []byte(reasoning)}}})
 		}
-		var text []byte
-		if cont := bytes.TrimSpace(m.Content); len(cont) > 0 && !peek.IsNull(cont) {
-			parts, err := provider.ParseContent(cont, nil)
-			if err != nil {
-				return dst, fmt.Errorf("openai: cannot convert the chat completion to a response: %w", err)
-			}
-			for i := range parts {
-				if p := &parts[i]; p.Type == "text" || p.Type == "output_text" || p.Type == "" {
-					text = append(text, p.Text...)
-				}
-			}
+		text, err := provider.AppendContentText(nil, m.Content, false)
+		if err != nil {
+			return dst, fmt.Errorf("openai: cannot convert the chat completion to a response: %w", err)
 		}
 		msg := outItem{kind: itemMessage, status: status}
 		if len(text) > 0 {
@@ -1407,7 +1312,7 @@ type respChunk struct {
 		} `json:"delta"`
 		FinishReason string `json:"finish_reason"`
 	} `json:"choices"`
-	Usage *respUsage `json:"usage"`
+	Usage *provider.ChatUsage `json:"usage"`
 	Error *struct {
 		Code    json.RawMessage `json:"code"`
 		Message string          `json:"message"`
@@ -1454,7 +1359,7 @@ type ResponsesStream struct {
 	items   []outItem
 	open    int   // index of the open message or reasoning item, -1 if none
 	calls   []int // item index of each tool-call index, -1 until started
-	usage   respUsage
+	usage   provider.ChatUsage
 	finish  string
 	started bool
 	ended   bool
@@ -1527,15 +1432,7 @@ func (s *ResponsesStream) Frame(dst, data []byte) ([]byte, error) {
 		dst = s.start(dst)
 	}
 	if e := c.Error; e != nil {
-		status := 500
-		code := bytes.Trim(bytes.TrimSpace(e.Code), `"`)
-		if n, err := strconv.Atoi(string(code)); err == nil {
-			status = n
-		}
-		msg := e.Message
-		if msg == "" {
-			msg = "the stream failed"
-		}
+		status, msg := provider.StreamError(e.Code, e.Message)
 		return s.fail(dst, status, msg), nil
 	}
 	if c.Usage != nil {
