@@ -15,10 +15,14 @@ export async function render(main) {
   const rangeSel = select('ov-range', ranges.map((r) => [r[0], r[1]]), rangeId);
   const body = h('div', { class: 'grid' });
   main.append(h('div', { class: 'toolbar' }, h('h1', {}, 'Overview'), h('div', { class: 'spacer' }), field('Time range', rangeSel)), body);
+  // A range change, the refresh timer and the first load can overlap:
+  // only the latest query may draw.
+  let seq = 0;
   const load = async () => {
+    const mine = ++seq;
     const w = timeWindow(rangeId);
     const res = await analytics(windowQuery(w, { metrics }));
-    draw(body, w, res.data);
+    if (mine === seq) draw(body, w, res.data);
   };
   rangeSel.addEventListener('change', () => { rangeId = rangeSel.value; load().catch(() => {}); });
   await load();

@@ -33,13 +33,19 @@ export async function render(main) {
     if (vals.length) q.filters = { [state.filterDim]: vals };
     return { w, q };
   };
+  // Changes can overlap (two selects changed in a row): only the latest
+  // query may draw, or a slower earlier answer would overwrite it.
+  let seq = 0;
   const load = async () => {
+    const mine = ++seq;
     const { w, q } = query();
     body.dataset.ready = '';
     try {
       const res = await analytics(q);
+      if (mine !== seq) return;
       draw(body, w, res.data);
     } catch (e) {
+      if (mine !== seq) return;
       body.replaceChildren(card('', h('div', { class: 'empty bad', role: 'alert' }, e.message)));
     }
     body.dataset.ready = '1';
