@@ -421,31 +421,12 @@ func (l *Ledger) prune() error {
 		return ErrClosed
 	}
 	now := l.cfg.Now()
-	// Generations, oldest first, in bounded batches.
-	cutoff := appendGenTimeKey(nil, now.Add(-l.cfg.GenerationRetention).UnixNano(), "")
-	for {
-		b := l.db.NewBatch()
-		n := 0
-		err := l.scanRange([]byte{prefixGenTime}, cutoff, func(k, _ []byte) bool {
-			_, id, err := decodeGenTimeKey(k)
-			if err == nil {
-				_ = b.Delete(appendGenerationKey(nil, id), nil)
-			}
-			_ = b.Delete(k, nil)
-			n++
-			return n < 4096
-		})
-		if err == nil {
-			err = l.commit(b, false)
-		} else {
-			_ = b.Close()
-		}
-		if err != nil {
-			return fmt.Errorf("ledger: cannot prune generations: %w", err)
-		}
-		if n < 4096 {
-			break
-		}
+	retain := now.Add(-l.cfg.GenerationRetention)
+	if err := l.pruneGenerations(retain); err != nil {
+		return fmt.Errorf("ledger: cannot prune generations: %w", err)
+	}
+	if err := l.pruneGenerationsV0(retain); err != nil {
+		return fmt.Errorf("ledger: cannot prune generations: %w", err)
 	}
 	// Rollups, per account.
 	l.mu.RLock()
@@ -502,6 +483,91 @@ func (l *Ledger) prune() error {
 		ks.acct.mu.Unlock()
 	}
 	return nil
+}
+
+// pruneBatch is how many deletes one prune commit holds at most.
+const pruneBatch = 4096
+
+// pruneGenerations deletes the generation records created before cutoff.
+// A node's records are in time order (keys.go), so it reads each node's
+// expired records and its first live one, then seeks to the next node.
+// Records under node "" (ids NewGenerationID did not make) are in no time
+// order: each is judged by its Created time.
+func (l *Ledger) pruneGenerations(cutoff time.Time) error {
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixGeneration}, UpperBound: []byte{prefixGeneration + 1}})
+	if err != nil {
+		return err
+	}
+	b := l.db.NewBatch()
+	n := 0
+	for valid := it.First(); valid; {
+		node, rest, err := decodeGenerationKey(it.Key())
+		ms, timed := generationIDTime(rest)
+		timed = timed && err == nil && node != ""
+		var expired bool
+		if timed {
+			expired = ms < cutoff.UnixMilli()
+		} else {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				_, _ = it.Close(), b.Close()
+				return err
+			}
+			g, err := decodeGeneration(v)
+			expired = err == nil && g.Created.Before(cutoff)
+		}
+		switch {
+		case expired:
+			_ = b.Delete(it.Key(), nil)
+			if n++; n%pruneBatch == 0 {
+				if err := l.commit(b, false); err != nil {
+					_ = it.Close()
+					return err
+				}
+				b = l.db.NewBatch()
+			}
+			valid = it.Next()
+		case timed:
+			// The node's later records are newer: skip to the next node,
+			// whose keys sort after this bound (keys.go's string encoding).
+			next := appendGenerationNodeKey(nil, node)
+			next[len(next)-1]++
+			valid = it.SeekGE(next)
+		default:
+			valid = it.Next()
+		}
+	}
+	if err := it.Close(); err != nil {
+		_ = b.Close()
+		return err
+	}
+	return l.commit(b, false)
+}
+
+// pruneGenerationsV0 prunes records of the old key layout through their
+// time index; once those are past retention it finds nothing.
+func (l *Ledger) pruneGenerationsV0(cutoff time.Time) error {
+	hi := appendGenTimeKeyV0(nil, cutoff.UnixNano(), "")
+	for {
+		b := l.db.NewBatch()
+		n := 0
+		err := l.scanRange([]byte{prefixGenTimeV0}, hi, func(k, _ []byte) bool {
+			if _, id, err := decodeGenTimeKeyV0(k); err == nil {
+				_ = b.Delete(appendGenerationKeyV0(nil, id), nil)
+			}
+			_ = b.Delete(k, nil)
+			n++
+			return n < pruneBatch
+		})
+		if err == nil {
+			err = l.commit(b, false)
+		} else {
+			_ = b.Close()
+		}
+		if err != nil || n < pruneBatch {
+			return err
+		}
+	}
 }
 
 // scanRange calls fn for keys in [lo, hi) until it returns false.

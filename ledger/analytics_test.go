@@ -309,3 +309,94 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("%d stale usage counters left", stale)
 	}
 }
+
+// TestPruneGenerationLayout prunes generation records of every kind the
+// store can hold: ids of this node and of another whose name extends it
+// ("n1" and "n1-b" share a textual prefix), ids of no known form (judged by
+// their Created time), and records of the old key layout.
+func TestPruneGenerationLayout(t *testing.T) {
+	clock := newTestClock()
+	cfg := testConfig(clock)
+	cfg.GenerationRetention = 24 * time.Hour
+	l := openTest(t, cfg)
+	acct, _ := l.CreateAccount("acme")
+	_ = l.Grant(acct.ID, 100e9, "g")
+	_, k, _ := l.CreateKey(acct.ID, KeyOptions{})
+	id := func(node string, at time.Time, r uint64) string {
+		var raw [12]byte
+		ms := uint64(at.UnixMilli())
+		for i := 5; i >= 0; i-- {
+			raw[i], raw[i+6] = byte(ms), byte(r)
+			ms, r = ms>>8, r>>8
+		}
+		var body [genBodyLen]byte
+		base62Encode(body[:], raw[:])
+		return "gen-" + node + "-" + string(body[:])
+	}
+	settle := func(id string, created time.Time) {
+		t.Helper()
+		res, err := l.Reserve(k, 1e3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Settle(res, 1e3, &Generation{ID: id, Model: "m", Created: created}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	legacy := func(id string, created time.Time) {
+		t.Helper()
+		g := Generation{ID: id, Node: "n1", AccountID: acct.ID, Created: created, Cost: 1}
+		b := l.db.NewBatch()
+		_ = b.Set(appendGenerationKeyV0(nil, id), encodeGeneration(nil, &g), nil)
+		_ = b.Set(appendGenTimeKeyV0(nil, created.UnixNano(), id), nil, nil)
+		if err := l.commit(b, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := clock.Now()
+	t1 := t0.Add(48 * time.Hour)
+	var expired, kept []string
+	for i := range uint64(3) {
+		expired = append(expired, id("n1", t0.Add(time.Duration(i)*time.Second), i), id("n1-b", t0, i))
+		kept = append(kept, id("n1", t1.Add(time.Duration(i)*time.Second), i), id("n1-b", t1, i))
+	}
+	expired = append(expired, "custom-old", "gen-n1-old")
+	kept = append(kept, "custom-new", "gen-n1-new")
+	for _, g := range expired {
+		settle(g, t0)
+	}
+	for _, g := range kept {
+		settle(g, t1)
+	}
+	legacy("gen-n1-legacyold", t0)
+	legacy("gen-n1-legacynew", t1)
+	expired = append(expired, "gen-n1-legacyold")
+	kept = append(kept, "gen-n1-legacynew")
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range append(append([]string(nil), expired...), kept...) {
+		if _, err := l.GetGeneration(g); err != nil {
+			t.Fatalf("before prune, %s: %v", g, err)
+		}
+	}
+	clock.Advance(49 * time.Hour)
+	if err := l.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range expired {
+		if _, err := l.GetGeneration(g); !errors.Is(err, ErrGenerationNotFound) {
+			t.Errorf("%s: %v, want pruned", g, err)
+		}
+	}
+	for _, g := range kept {
+		if got, err := l.GetGeneration(g); err != nil || got.ID != g {
+			t.Errorf("%s: %v, want kept", g, err)
+		}
+	}
+	n := 0
+	_ = l.scan([]byte{prefixGenTimeV0}, func(_, _ []byte) error { n++; return nil })
+	if n != 1 {
+		t.Errorf("%d old-layout time index entries left, want 1", n)
+	}
+}

@@ -76,10 +76,14 @@ func (l *Ledger) NewGenerationID() string {
 		raw[i], raw[i+6] = byte(ms), byte(r)
 		ms, r = ms>>8, r>>8
 	}
-	var body [17]byte // ceil(96 / log2(62))
+	var body [genBodyLen]byte
 	base62Encode(body[:], raw[:])
 	return "gen-" + l.cfg.Node + "-" + string(body[:])
 }
+
+// genBodyLen is the length of a generation id's random part: 96 bits in
+// base62, ceil(96 / log2(62)) digits, fixed so that ids order by time.
+const genBodyLen = 17
 
 // GenerationNode returns the node named in a generation id made by
 // NewGenerationID, or "" when id has another form.
@@ -102,6 +106,10 @@ func (l *Ledger) GetGeneration(id string) (Generation, error) {
 	var g Generation
 	err := l.readDB(func() error {
 		v, closer, err := l.db.Get(appendGenerationKey(nil, id))
+		if errors.Is(err, pebble.ErrNotFound) {
+			// Recorded before the current key layout (keys.go)?
+			v, closer, err = l.db.Get(appendGenerationKeyV0(nil, id))
+		}
 		if errors.Is(err, pebble.ErrNotFound) {
 			return ErrGenerationNotFound
 		}

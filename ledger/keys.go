@@ -16,34 +16,51 @@ package ledger
 //
 // Layout (| separates components):
 //
+//	0x00 generation | node | rest of the generation id              → generation record
 //	0x01 meta       | name (raw ASCII)                             → value by name
 //	0x02 account    | account id                                   → account record
 //	0x03 key        | hash                                         → key record
 //	0x04 grant      | account id | idempotency key                 → grant record
 //	0x05 spend      | account id | node | epoch                     → uvarint nano-USD
 //	0x06 key usage  | hash | node | epoch | period kind | index     → uvarint nano-USD
-//	0x07 generation | generation id                                → generation record
-//	0x08 gen time   | created (int64 ns) | generation id           → empty
+//	0x07 generation (old layout, read and pruned, no longer written)
+//	     generation id                                             → generation record
+//	0x08 gen time (old layout index of 0x07, pruned)
+//	     created (int64 ns) | generation id                        → empty
 //	0x09 rollup     | granularity | account id | bucket (int64 s) |
 //	                  family | dimension values…                   → rollup value (merge operand)
+//
+// Generation records are most of what the hot path writes (one per
+// request) and they are append-only: a node's ids grow with time (see
+// NewGenerationID), so keyed by node then the id's time-ordered rest they
+// need no second time index, pruning walks each node's oldest records
+// only, and they sort below every other record. That last point keeps
+// compaction cheap: each flushed table spans from its oldest new
+// generation to the small counters and rollups written in the same
+// batches, a range that holds no older generations. (Under the old layout
+// the generations sat between the counters and the rollups, so every
+// flushed table overlapped all of them and every L0 compaction rewrote
+// them again.)
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"strings"
 )
 
 const (
-	prefixMeta       byte = 0x01
-	prefixAccount    byte = 0x02
-	prefixKey        byte = 0x03
-	prefixGrant      byte = 0x04
-	prefixSpend      byte = 0x05
-	prefixKeyUsage   byte = 0x06
-	prefixGeneration byte = 0x07
-	prefixGenTime    byte = 0x08
-	prefixRollup     byte = 0x09
+	prefixGeneration   byte = 0x00
+	prefixMeta         byte = 0x01
+	prefixAccount      byte = 0x02
+	prefixKey          byte = 0x03
+	prefixGrant        byte = 0x04
+	prefixSpend        byte = 0x05
+	prefixKeyUsage     byte = 0x06
+	prefixGenerationV0 byte = 0x07
+	prefixGenTimeV0    byte = 0x08
+	prefixRollup       byte = 0x09
 )
 
 // Meta record names.
@@ -271,16 +288,82 @@ func decodeUsageKey(b []byte) (h KeyHash, ne nodeEpoch, p Period, err error) {
 	return h, ne, p, nil
 }
 
+// appendGenerationKey appends the key of generation id. An id made by
+// NewGenerationID is keyed by its node (GenerationNode), then its
+// time-ordered rest, so a node's keys are in time order; an id of any
+// other form is keyed whole under node "", in no time order.
 func appendGenerationKey(dst []byte, id string) []byte {
-	return appendStr(append(dst, prefixGeneration), id)
+	node, rest := splitGenerationID(id)
+	return appendStr(appendStr(append(dst, prefixGeneration), node), rest)
 }
 
-func appendGenTimeKey(dst []byte, createdNanos int64, id string) []byte {
-	return appendStr(appendI64(append(dst, prefixGenTime), createdNanos), id)
+// appendGenerationNodeKey appends the first key of node's generations.
+func appendGenerationNodeKey(dst []byte, node string) []byte {
+	return appendStr(append(dst, prefixGeneration), node)
 }
 
-func decodeGenTimeKey(b []byte) (createdNanos int64, id string, err error) {
-	if b, err = checkPrefix(b, prefixGenTime); err != nil {
+func decodeGenerationKey(b []byte) (node, rest string, err error) {
+	if b, err = checkPrefix(b, prefixGeneration); err != nil {
+		return "", "", err
+	}
+	if node, b, err = decodeStr(b); err != nil {
+		return "", "", err
+	}
+	if rest, b, err = decodeStr(b); err != nil {
+		return "", "", err
+	}
+	if len(b) != 0 {
+		return "", "", errBadKey
+	}
+	return node, rest, nil
+}
+
+// splitGenerationID splits an id made by NewGenerationID into its node and
+// rest; any other id is all rest, under node "".
+func splitGenerationID(id string) (node, rest string) {
+	if node = GenerationNode(id); node != "" {
+		rest = id[len("gen-")+len(node)+1:]
+		if _, ok := generationIDTime(rest); ok {
+			return node, rest
+		}
+	}
+	return "", id
+}
+
+// generationIDTime returns the Unix milliseconds in the rest of an id made
+// by NewGenerationID (genBodyLen base62 digits of a 96-bit number whose
+// top 48 bits are the time); ok is false for anything else.
+func generationIDTime(rest string) (ms int64, ok bool) {
+	if len(rest) != genBodyLen {
+		return 0, false
+	}
+	var hi, lo uint64 // the number: hi holds the bits above 64
+	for i := 0; i < len(rest); i++ {
+		v := base62Value(rest[i])
+		if v < 0 {
+			return 0, false
+		}
+		carry, l := bits.Mul64(lo, 62)
+		var c uint64
+		lo, c = bits.Add64(l, uint64(v), 0)
+		hi = hi*62 + carry + c
+		if hi >= 1<<32 {
+			return 0, false // more than 96 bits
+		}
+	}
+	return int64(hi<<16 | lo>>48), true
+}
+
+func appendGenerationKeyV0(dst []byte, id string) []byte {
+	return appendStr(append(dst, prefixGenerationV0), id)
+}
+
+func appendGenTimeKeyV0(dst []byte, createdNanos int64, id string) []byte {
+	return appendStr(appendI64(append(dst, prefixGenTimeV0), createdNanos), id)
+}
+
+func decodeGenTimeKeyV0(b []byte) (createdNanos int64, id string, err error) {
+	if b, err = checkPrefix(b, prefixGenTimeV0); err != nil {
 		return 0, "", err
 	}
 	if createdNanos, b, err = decodeI64(b); err != nil {

@@ -1,6 +1,9 @@
 package ledger
 
 import (
+	"encoding/binary"
+	"time"
+
 	"bytes"
 	"cmp"
 	"testing"
@@ -74,8 +77,14 @@ func FuzzKeyRoundTrip(f *testing.F) {
 		if gh, ne, gp, err := decodeUsageKey(appendUsageKey(nil, h, node, epoch, p)); err != nil || gh != h || ne != (nodeEpoch{node, epoch}) || gp != p {
 			t.Fatalf("usage key: %v %v %v", ne, gp, err)
 		}
-		if c, id, err := decodeGenTimeKey(appendGenTimeKey(nil, bucket, idem)); err != nil || c != bucket || id != idem {
+		if c, id, err := decodeGenTimeKeyV0(appendGenTimeKeyV0(nil, bucket, idem)); err != nil || c != bucket || id != idem {
 			t.Fatalf("gen time key: %d %q %v", c, id, err)
+		}
+		for _, id := range []string{idem, "gen-" + node + "-" + idem} {
+			gn, rest, err := decodeGenerationKey(appendGenerationKey(nil, id))
+			if err != nil || genID(gn, rest) != id {
+				t.Fatalf("generation key of %q: %q %q %v", id, gn, rest, err)
+			}
 		}
 		for _, fam := range []byte{familyBase, familyTag} {
 			d := rollupDims{Key: string(hashSeed), Model: model, Provider: node, App: idem, User: acct, APIPath: "/v1", Region: model}
@@ -88,8 +97,8 @@ func FuzzKeyRoundTrip(f *testing.F) {
 			}
 		}
 		for _, k := range [][]byte{appendAccountKey(nil, acct), appendGrantKey(nil, acct, idem), appendSpendKey(nil, acct, node, epoch),
-			appendUsageKey(nil, h, node, epoch, p), appendGenerationKey(nil, idem), appendGenTimeKey(nil, bucket, idem)} {
-			if k[0] < prefixMeta || k[0] > prefixRollup {
+			appendUsageKey(nil, h, node, epoch, p), appendGenerationKey(nil, idem), appendGenTimeKeyV0(nil, bucket, idem)} {
+			if k[0] > prefixRollup {
 				t.Fatalf("key %x has no record prefix", k)
 			}
 		}
@@ -110,12 +119,75 @@ func FuzzKeyOrder(f *testing.F) {
 			t.Fatalf("grant key order %d, want %d", got, want)
 		}
 		want = cmp.Or(cmp.Compare(i1, i2), cmp.Compare(a1, a2))
-		if got := bytes.Compare(appendGenTimeKey(nil, i1, a1), appendGenTimeKey(nil, i2, a2)); got != want {
+		if got := bytes.Compare(appendGenTimeKeyV0(nil, i1, a1), appendGenTimeKeyV0(nil, i2, a2)); got != want {
 			t.Fatalf("gen time key order %d, want %d", got, want)
+		}
+		// Generation keys order by node, then by the rest of the id, and
+		// a node's keys all sort below the next-node bound prune seeks to.
+		b1, b2 := genBody(e1, uint64(i1)), genBody(e2, uint64(i2))
+		g1, g2 := "gen-"+n1+"-"+b1, "gen-"+n2+"-"+b2
+		if GenerationNode(g1) == n1 && GenerationNode(g2) == n2 {
+			want = cmp.Or(cmp.Compare(n1, n2), cmp.Compare(b1, b2))
+			if got := bytes.Compare(appendGenerationKey(nil, g1), appendGenerationKey(nil, g2)); got != want {
+				t.Fatalf("generation key order %d, want %d", got, want)
+			}
+			next := appendGenerationNodeKey(nil, n1)
+			next[len(next)-1]++
+			if got, want := bytes.Compare(appendGenerationKey(nil, g2), next), cmp.Compare(n2, n1); n1 != n2 && got != want {
+				t.Fatalf("generation of node %q vs next-node bound of %q: %d, want %d", n2, n1, got, want)
+			} else if n1 == n2 && got >= 0 {
+				t.Fatalf("generation %q not below its node's bound", g2)
+			}
 		}
 		want = cmp.Or(cmp.Compare(a1, a2), cmp.Compare(i1, i2))
 		if got := bytes.Compare(appendRollupPrefix(nil, GranularityMinute, a1, i1), appendRollupPrefix(nil, GranularityMinute, a2, i2)); got != want {
 			t.Fatalf("rollup prefix order %d, want %d", got, want)
 		}
 	})
+}
+
+// genID reassembles an id from its generation key parts.
+func genID(node, rest string) string {
+	if node == "" {
+		return rest
+	}
+	return "gen-" + node + "-" + rest
+}
+
+// TestGenerationIDTime reads back the time NewGenerationID put in an id,
+// and refuses rests of any other form.
+func TestGenerationIDTime(t *testing.T) {
+	clock := newTestClock()
+	l := openTest(t, testConfig(clock))
+	for range 100 {
+		id := l.NewGenerationID()
+		node, rest := splitGenerationID(id)
+		ms, ok := generationIDTime(rest)
+		if node != "n1" || !ok || ms != clock.Now().UnixMilli() {
+			t.Fatalf("%s: node %q, time %d %v, want %d", id, node, ms, ok, clock.Now().UnixMilli())
+		}
+		clock.Advance(time.Hour + time.Millisecond)
+	}
+	for _, rest := range []string{"", "0", "00000000000000000", "zzzzzzzzzzzzzzzzz", "1ZZZZZZZZZZZZZZZZ", "0000000000000000-", "000000000000000000"} {
+		ms, ok := generationIDTime(rest)
+		var raw [12]byte
+		want := len(rest) == genBodyLen && base62Decode(raw[:], rest)
+		if ok != want || ok && ms != int64(binary.BigEndian.Uint64(raw[:8])>>16) {
+			t.Errorf("generationIDTime(%q) = %d, %v; want ok %v", rest, ms, ok, want)
+		}
+	}
+	if node, rest := splitGenerationID("gen-n1-old"); node != "" || rest != "gen-n1-old" {
+		t.Errorf("a foreign id split as %q %q", node, rest)
+	}
+}
+
+// genBody is the id body NewGenerationID makes of 48 bits of time and 48
+// random bits (the low 48 bits of each argument).
+func genBody(ms, r uint64) string {
+	var raw [12]byte
+	binary.BigEndian.PutUint64(raw[4:], r&(1<<48-1))
+	binary.BigEndian.PutUint64(raw[:8], ms<<16|binary.BigEndian.Uint64(raw[:8])&0xFFFF)
+	var body [genBodyLen]byte
+	base62Encode(body[:], raw[:])
+	return string(body[:])
 }

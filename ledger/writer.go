@@ -248,8 +248,6 @@ func (w *writer) commit(items []settleItem, sync bool) error {
 			w.vb = encodeGeneration(w.vb[:0], g)
 			w.kb = appendGenerationKey(w.kb[:0], g.ID)
 			_ = b.Set(w.kb, w.vb, nil)
-			w.kb = appendGenTimeKey(w.kb[:0], g.Created.UnixNano(), g.ID)
-			_ = b.Set(w.kb, nil, nil)
 			w.roll.add(g)
 		}
 	}
