@@ -173,7 +173,6 @@ func New(cfg Config) (*Client, error) {
 		MaxConnWaitTimeout:            cfg.MaxConnWait,
 		MaxIdleConnDuration:           60 * time.Second,
 		MaxResponseBodySize:           cfg.MaxResponseBody,
-		WriteTimeout:                  connect + 20*time.Second,
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
@@ -187,13 +186,13 @@ func New(cfg Config) (*Client, error) {
 		MaxIdemponentCallAttempts: 3,
 		// Responses are bounded by our own per-read deadlines (timedConn),
 		// so no ReadTimeout here: it would be one deadline for the whole
-		// streamed body.
+		// streamed body. Writes too (connect + 20 s each), set lazily.
 		Dial: func(addr string) (net.Conn, error) {
 			conn, err := newDialer(connect, cfg.AllowLinkLocal).Dial("tcp", addr)
 			if err != nil {
 				return nil, &Error{Kind: KindConnect, Err: err}
 			}
-			return &timedConn{Conn: conn, firstByte: firstByte, idle: idle}, nil
+			return &timedConn{Conn: conn, firstByte: firstByte, idle: idle, write: connect + 20*time.Second}, nil
 		},
 	}
 	c.hc.RetryIfErr = func(_ *fasthttp.Request, _ int, err error) (bool, bool) {
@@ -333,16 +332,40 @@ func (e *phaseTimeout) Timeout() bool { return true }
 
 // timedConn applies a per-read deadline: FirstByte for the first read after
 // a write (the request went out, the response has not started), Idle for
-// every later read. Setting a deadline per read costs a timer update, far
-// cheaper than a goroutine per stream.
+// every later read; and a deadline for each write. Setting a deadline costs
+// a runtime timer update, far cheaper than a goroutine per stream, and it
+// is skipped when the deadline in place is already within deadlineSlack of
+// the wanted one (a connection serving back-to-back requests moves it
+// about once a second, not two or three times a request). So a phase may
+// time out up to that slack early, never late.
 type timedConn struct {
 	net.Conn
-	firstByte, idle time.Duration
-	awaiting        atomic.Bool // a request was written, no byte read yet
+	firstByte, idle, write time.Duration
+	awaiting               atomic.Bool // a request was written, no byte read yet
+
+	readBy  time.Time // the read deadline in place; the reading goroutine's
+	writeBy time.Time // the write deadline in place; the writing goroutine's
+}
+
+// deadlineSlack is how early a deadline may fire: a 32nd of its timeout,
+// at most a second.
+func deadlineSlack(d time.Duration) time.Duration { return min(d/32, time.Second) }
+
+// moveDeadline reports whether a deadline at cur must move to now+d: it is
+// later than that or earlier by more than the slack.
+func moveDeadline(cur, now time.Time, d time.Duration) bool {
+	want := now.Add(d)
+	return cur.After(want) || want.Sub(cur) > deadlineSlack(d)
 }
 
 func (c *timedConn) Write(p []byte) (int, error) {
 	c.awaiting.Store(true)
+	if now := time.Now(); moveDeadline(c.writeBy, now, c.write) {
+		c.writeBy = now.Add(c.write)
+		if err := c.Conn.SetWriteDeadline(c.writeBy); err != nil {
+			return 0, err
+		}
+	}
 	return c.Conn.Write(p)
 }
 
@@ -352,8 +375,11 @@ func (c *timedConn) Read(p []byte) (int, error) {
 	if first {
 		d = c.firstByte
 	}
-	if err := c.Conn.SetReadDeadline(time.Now().Add(d)); err != nil {
-		return 0, err
+	if now := time.Now(); moveDeadline(c.readBy, now, d) {
+		c.readBy = now.Add(d)
+		if err := c.Conn.SetReadDeadline(c.readBy); err != nil {
+			return 0, err
+		}
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 && first {

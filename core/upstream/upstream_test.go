@@ -197,3 +197,28 @@ func TestStalePooledConnectionsAreRedialled(t *testing.T) {
 		}
 	}
 }
+
+// TestMoveDeadline: a deadline moves when it is later than wanted or
+// earlier by more than the slack, so a phase never ends late and at most
+// the slack early.
+func TestMoveDeadline(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		d    time.Duration
+		cur  time.Time
+		move bool
+	}{
+		{time.Minute, time.Time{}, true},
+		{time.Minute, now.Add(-time.Second), true},
+		{time.Minute, now.Add(time.Minute), false},
+		{time.Minute, now.Add(time.Minute - 900*time.Millisecond), false},
+		{time.Minute, now.Add(time.Minute - 1100*time.Millisecond), true},
+		{time.Minute, now.Add(time.Minute + time.Millisecond), true},
+		{320 * time.Millisecond, now.Add(310 * time.Millisecond), false},
+		{320 * time.Millisecond, now.Add(300 * time.Millisecond), true},
+	} {
+		if got := moveDeadline(tc.cur, now, tc.d); got != tc.move {
+			t.Errorf("d %v, deadline in %v: move %v, want %v", tc.d, tc.cur.Sub(now), got, tc.move)
+		}
+	}
+}
