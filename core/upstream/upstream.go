@@ -128,6 +128,10 @@ func (c *Config) EnsureDefaults() {
 	}
 }
 
+// readBufferSize is each connection's read buffer, the largest response
+// head accepted.
+const readBufferSize = 8 << 10
+
 // Client sends requests to one provider. Safe for concurrent use.
 type Client struct {
 	hc     *fasthttp.HostClient
@@ -176,7 +180,10 @@ func New(cfg Config) (*Client, error) {
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
-		ReadBufferSize:                16 << 10,
+		// Bounds a response head too. Providers send 1-2 KiB (Azure and
+		// rate-limit headers included); 8 KiB leaves room, and at 1,000
+		// concurrent streams each KiB here is 1 MiB of heap.
+		ReadBufferSize: readBufferSize,
 		// A pooled keep-alive connection the provider already closed (it
 		// restarted, or its idle timeout was shorter than ours) fails at
 		// once with EOF before any response byte. Retry those on another

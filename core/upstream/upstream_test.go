@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -220,5 +221,39 @@ func TestMoveDeadline(t *testing.T) {
 		if got := moveDeadline(tc.cur, now, tc.d); got != tc.move {
 			t.Errorf("d %v, deadline in %v: move %v, want %v", tc.d, tc.cur.Sub(now), got, tc.move)
 		}
+	}
+}
+
+// TestLargeResponseHead: a response head of 6 KiB (many rate-limit and
+// tracing headers) fits the read buffer; one larger than it fails as a
+// broken upstream, which the gateway falls back from.
+func TestLargeResponseHead(t *testing.T) {
+	for _, tc := range []struct {
+		size int
+		ok   bool
+	}{{6 << 10, true}, {readBufferSize + 1024, false}} {
+		url := rawServer(t, func(c net.Conn) {
+			var b strings.Builder
+			b.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n")
+			for i := 0; b.Len() < tc.size; i++ {
+				fmt.Fprintf(&b, "X-Trace-%d: %s\r\n", i, strings.Repeat("a", 60))
+			}
+			b.WriteString("\r\n{}")
+			_, _ = io.WriteString(c, b.String())
+		})
+		c, err := New(Config{BaseURL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, resp := newReq(c), fasthttp.AcquireResponse()
+		err = c.Do(req, resp, false)
+		if tc.ok && (err != nil || string(resp.Body()) != "{}") {
+			t.Errorf("%d-byte head: %v, body %q", tc.size, err, resp.Body())
+		}
+		if !tc.ok && err == nil {
+			t.Errorf("%d-byte head accepted with a %d-byte buffer", tc.size, readBufferSize)
+		}
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
 	}
 }
