@@ -296,6 +296,26 @@ type rollupAgg struct {
 	capHour   int64
 	seen      map[capKey]map[string]struct{}
 	evictMin  int64
+
+	last rollupLast
+}
+
+// rollupLast is the previous untagged generation's dimensions and rows. In
+// steady traffic most generations share key, model, provider, app and
+// minute, so add reuses the rows instead of building and hashing four
+// keys.
+type rollupLast struct {
+	ok                                                   bool
+	account, model, provider, app, user, apiPath, region string
+	key                                                  KeyHash
+	minute, hour                                         int64
+	rows                                                 [4]*rollupRow // minute base, minute tag, hour base, hour tag
+}
+
+func (l *rollupLast) matches(g *Generation, minute, hour int64) bool {
+	return l.ok && len(g.Tags) == 0 && l.minute == minute && l.hour == hour && l.key == g.KeyHash &&
+		l.account == g.AccountID && l.model == g.Model && l.provider == g.Provider && l.app == g.App &&
+		l.user == g.User && l.apiPath == g.APIPath && l.region == g.Region
 }
 
 func (a *rollupAgg) init(maxValues int) {
@@ -327,22 +347,36 @@ func (a *rollupAgg) capped(account string, dim Dimension, v string) string {
 
 func (a *rollupAgg) add(g *Generation) {
 	unix := g.Created.Unix()
-	if hour := floorDiv(unix, 3600) * 3600; hour > a.capHour {
+	minute, hour := floorDiv(unix, 60)*60, floorDiv(unix, 3600)*3600
+	if hour > a.capHour {
 		clear(a.seen)
 		a.capHour = hour
 	}
+	lt := &a.last
+	if lt.matches(g, minute, hour) {
+		for _, r := range lt.rows {
+			a.mark(r)
+			r.s.addGeneration(g)
+		}
+		return
+	}
+	lt.ok = false
 	acct := g.AccountID
 	app := a.capped(acct, DimApp, g.App)
 	user := a.capped(acct, DimUser, g.User)
-	for _, gran := range [...]Granularity{GranularityMinute, GranularityHour} {
+	for i, gran := range [...]Granularity{GranularityMinute, GranularityHour} {
 		bucket := floorDiv(unix, gran.seconds()) * gran.seconds()
 		a.kb = appendRollupKeyParts(a.kb[:0], gran, acct, bucket, familyBase, g.KeyHash[:],
 			g.Model, g.Provider, app, user, g.APIPath, g.Region, "")
-		a.row(gran, bucket).s.addGeneration(g)
+		r := a.row(gran, bucket)
+		r.s.addGeneration(g)
+		lt.rows[2*i] = r
 		if len(g.Tags) == 0 {
 			a.kb = appendRollupKeyParts(a.kb[:0], gran, acct, bucket, familyTag, g.KeyHash[:],
 				g.Model, g.Provider, app, user, g.APIPath, g.Region, "")
-			a.row(gran, bucket).s.addGeneration(g)
+			r := a.row(gran, bucket)
+			r.s.addGeneration(g)
+			lt.rows[2*i+1] = r
 		}
 	tags:
 		for i, t := range g.Tags {
@@ -356,19 +390,29 @@ func (a *rollupAgg) add(g *Generation) {
 			a.row(gran, bucket).s.addGeneration(g)
 		}
 	}
+	if len(g.Tags) == 0 {
+		*lt = rollupLast{ok: true, account: acct, model: g.Model, provider: g.Provider, app: g.App, user: g.User,
+			apiPath: g.APIPath, region: g.Region, key: g.KeyHash, minute: minute, hour: hour, rows: lt.rows}
+	}
 }
 
+// row returns the row of key a.kb, marked dirty.
 func (a *rollupAgg) row(gran Granularity, bucket int64) *rollupRow {
 	r := a.rows[string(a.kb)]
 	if r == nil {
 		r = &rollupRow{kb: append([]byte(nil), a.kb...), gran: gran, bucket: bucket}
 		a.rows[string(r.kb)] = r
 	}
+	a.mark(r)
+	return r
+}
+
+// mark queues r for the next flush.
+func (a *rollupAgg) mark(r *rollupRow) {
 	if !r.dirty {
 		r.dirty = true
 		a.dirty = append(a.dirty, r)
 	}
-	return r
 }
 
 // flush writes the dirty rows' deltas as merge operands into b and returns
@@ -386,6 +430,7 @@ func (a *rollupAgg) flush(b *pebble.Batch, vb []byte, now time.Time) []byte {
 	unix := now.Unix()
 	if m := floorDiv(unix, 60); m != a.evictMin {
 		a.evictMin = m
+		a.last.ok = false // its rows may be evicted
 		for k, r := range a.rows {
 			if r.bucket+2*r.gran.seconds() <= unix {
 				delete(a.rows, k)
