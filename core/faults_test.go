@@ -496,3 +496,22 @@ func TestProviderDownThenBack(t *testing.T) {
 	}
 	e.checkNoLeaks(base, 2)
 }
+
+// TestStreamsReuseUpstreamConnections: a stream that ended normally
+// returns its upstream connection to the pool (its body is read to the
+// end after [DONE]), so sequential streams share one connection instead
+// of dialing (and, over https, handshaking) one each.
+func TestStreamsReuseUpstreamConnections(t *testing.T) {
+	e := newEnv(t, []mockSpec{{name: "p1", cfg: mock.Config{Tokens: 3}}}, oneModel, "")
+	m := e.mocks["p1"]
+	for i := range 20 {
+		frames, _ := e.streamGen(`{"model":"acme/chat","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+		if len(frames) == 0 || frames[len(frames)-1] != "[DONE]" {
+			t.Fatalf("stream %d: frames %q", i, frames)
+		}
+		e.post("/api/v1/chat/completions", `{"model":"acme/chat","messages":[{"role":"user","content":"hi"}]}`)
+	}
+	if n := m.Accepted(); n != 1 {
+		t.Fatalf("20 streams and 20 plain requests in turn opened %d upstream connections, want 1", n)
+	}
+}

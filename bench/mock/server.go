@@ -54,8 +54,9 @@ type Server struct {
 	serveErr error
 	wg       sync.WaitGroup
 
-	connMu sync.Mutex
-	conns  map[net.Conn]struct{} // guarded by connMu; open client connections
+	connMu   sync.Mutex
+	conns    map[net.Conn]struct{} // guarded by connMu; open client connections
+	accepted int                   // guarded by connMu; connections ever accepted
 }
 
 // New returns a Server for c (defaults filled). It does not listen yet; an
@@ -103,6 +104,7 @@ func (s *Server) connState(c net.Conn, st fasthttp.ConnState) {
 	case fasthttp.StateNew:
 		s.connMu.Lock()
 		s.conns[c] = struct{}{}
+		s.accepted++
 		s.connMu.Unlock()
 	case fasthttp.StateClosed, fasthttp.StateHijacked:
 		s.connMu.Lock()
@@ -273,6 +275,14 @@ func (s *Server) OpenConns() int {
 	s.connMu.Lock()
 	defer s.connMu.Unlock()
 	return len(s.conns)
+}
+
+// Accepted is the number of connections accepted since the server
+// started, for connection-reuse checks.
+func (s *Server) Accepted() int {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	return s.accepted
 }
 
 // LastRequests returns copies of the last Config.History API requests

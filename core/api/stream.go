@@ -252,6 +252,9 @@ func (st *reqState) writeStream(w io.Writer) {
 	// set knows st is live (not released to the pool and reused).
 	a.watch.remove(st)
 	st.mu.Unlock()
+	if failure == nil && !gone {
+		drainStream(st.resp.BodyStream())
+	}
 	_ = st.resp.CloseBodyStream()
 
 	o := routing.Outcome{TTFT: ttft, Latency: latency, OutputTokens: res.Usage.CompletionTokens}
@@ -300,6 +303,31 @@ func asFailure(err error) *provider.Failure {
 		return f
 	}
 	return &provider.Failure{Message: err.Error()}
+}
+
+// drainLimit and drainWait bound what a finished stream's upstream may
+// still send, and how long it may take, before the connection is dropped
+// instead of pooled.
+const (
+	drainLimit = 64 << 10
+	drainWait  = 50 * time.Millisecond
+)
+
+var errDrainTimeout = errors.New("api: the upstream did not end its finished stream")
+
+// drainStream reads the rest of a finished stream's body: normally just
+// the end of the chunked encoding after [DONE], already received. fasthttp
+// pools a streamed response's connection only when its body was read to
+// the end; closed earlier, the connection is dropped and the next stream
+// dials (and for https handshakes) a new one.
+func drainStream(body io.Reader) {
+	rc, ok := body.(fasthttp.ReadCloserWithError)
+	if !ok {
+		return
+	}
+	t := time.AfterFunc(drainWait, func() { _ = rc.CloseWithError(errDrainTimeout) })
+	_, _ = io.CopyN(io.Discard, rc, drainLimit)
+	t.Stop()
 }
 
 // abortUpstream interrupts a blocked upstream read; fasthttp's streamed

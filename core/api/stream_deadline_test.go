@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -44,5 +45,37 @@ func TestStreamWriteDeadline(t *testing.T) {
 	st.sendLocked(server, []byte("y"), time.Minute)
 	if d := time.Until(st.writeDeadline); d > time.Minute || d < 50*time.Second {
 		t.Fatalf("a shorter timeout did not move the deadline: %v left", d)
+	}
+}
+
+// blockingBody is an upstream body that never ends until it is closed.
+type blockingBody struct {
+	closed chan struct{}
+	err    error
+}
+
+func (b *blockingBody) Read([]byte) (int, error) {
+	<-b.closed
+	return 0, b.err
+}
+
+func (b *blockingBody) CloseWithError(err error) error {
+	b.err = err
+	close(b.closed)
+	return nil
+}
+
+// TestDrainStreamGivesUp: an upstream that keeps a finished stream open
+// holds the stream's end back at most drainWait; then its body is closed
+// (and the connection dropped, not pooled).
+func TestDrainStreamGivesUp(t *testing.T) {
+	b := &blockingBody{closed: make(chan struct{})}
+	t0 := time.Now()
+	drainStream(b)
+	if d := time.Since(t0); d < drainWait || d > drainWait+2*time.Second {
+		t.Fatalf("drain took %v, want about %v", d, drainWait)
+	}
+	if !errors.Is(b.err, errDrainTimeout) {
+		t.Fatalf("body closed with %v", b.err)
 	}
 }
