@@ -146,12 +146,14 @@ func finishUsage(res *provider.Result, c *provider.Call) {
 // head already written by the caller (so each starts with a comma). It
 // returns the number of choices (an absent list counts as zero and is
 // written as "choices":[] because some SDKs require the field).
+//
+// This walk validates the whole body (peek.Members), so the walks below
+// it, over values it has validated, cannot fail.
 func rewriteMembers(dst, obj []byte, c *provider.Call, res *provider.Result, stream bool) ([]byte, int, error) {
 	sawChoices := false
 	nChoices := 0
 	err := peek.Members(obj, func(m peek.Member) error {
-		key := peek.Key(m.Key)
-		switch string(key) {
+		switch string(peek.Key(m.Key)) {
 		case "id", "object", "created", "model", "provider":
 			return nil
 		case "usage":
@@ -185,76 +187,117 @@ func rewriteMembers(dst, obj []byte, c *provider.Call, res *provider.Result, str
 	return dst, nChoices, nil
 }
 
+// rewriteChoices rewrites the choices array v, which the caller's walk
+// has validated. Each choice is delimited by the same walk that rewrites
+// it: peek.Elements followed by peek.MembersAt scanned every choice (and
+// its whole message text) twice, on top of the validating walk.
 func rewriteChoices(dst, v []byte, c *provider.Call, res *provider.Result, stream bool) ([]byte, int, error) {
 	if len(v) == 0 || v[0] != '[' {
 		return append(dst, "[]"...), 0, nil
 	}
 	dst = append(dst, '[')
 	n := 0
-	err := peek.Elements(v, func(e []byte) error {
+	for i := skipSpace(v, 1); i < len(v) && v[i] != ']'; {
 		if n > 0 {
 			dst = append(dst, ',')
 		}
 		n++
-		if len(e) == 0 || e[0] != '{' {
-			dst = append(dst, e...)
-			return nil
+		var end int
+		var err error
+		if v[i] == '{' {
+			dst, end, err = rewriteChoice(dst, v, i, c, res, stream)
+		} else {
+			end, err = peek.SkipValue(v, i)
+			dst = append(dst, v[i:end]...)
 		}
-		dst = append(dst, '{')
-		k := 0
-		_, err := peek.MembersAt(e, 0, func(m peek.Member) error {
-			key := peek.Key(m.Key)
-			switch string(key) {
-			case "native_finish_reason":
-				return nil
-			case "finish_reason":
-				if k > 0 {
-					dst = append(dst, ',')
-				}
-				k++
-				// Ollama and SGLang stream "" on every unfinished chunk;
-				// normalised to "stop" it ended the stream for clients.
-				if peek.IsNull(m.Value) || (stream && string(m.Value) == `""`) {
-					dst = append(dst, `"finish_reason":null`...)
-					return nil
-				}
-				native, err := peek.String(m.Value)
-				if err != nil {
-					native = bytes.Trim(m.Value, `"`)
-				}
-				res.Native = string(native)
-				res.Finish = provider.NormalizeFinish(res.Native)
-				dst = append(dst, `"finish_reason":`...)
-				dst = peek.AppendString(dst, res.Finish)
-				dst = append(dst, `,"native_finish_reason":`...)
-				dst = peek.AppendString(dst, res.Native)
-				return nil
-			case "delta", "message", "text":
-				if k > 0 {
-					dst = append(dst, ',')
-				}
-				k++
-				res.Started = true
-				res.OutputBytes += contentBytes(m.Value)
-				if c.Upstream.Quirks.ReasoningContent && bytes.Contains(m.Value, []byte(`"reasoning_content"`)) {
-					dst = append(dst, e[m.Start:m.End-len(m.Value)]...)
-					dst = renameKey(dst, m.Value, "reasoning_content", "reasoning")
-					return nil
-				}
-			default:
-				if k > 0 {
-					dst = append(dst, ',')
-				}
-				k++
-			}
-			dst = append(dst, e[m.Start:m.End]...)
+		if err != nil { // cannot happen on a validated array
+			return append(dst, ']'), n, err
+		}
+		if i = skipSpace(v, end); i >= len(v) || v[i] != ',' {
+			break // at the closing ']'
+		}
+		i = skipSpace(v, i+1)
+	}
+	return append(dst, ']'), n, nil
+}
+
+// rewriteChoice appends the choice object that starts at v[i] and returns
+// the offset just past it in v.
+func rewriteChoice(dst, v []byte, i int, c *provider.Call, res *provider.Result, stream bool) ([]byte, int, error) {
+	// Every member is written after a comma, like the top-level ones; the
+	// first comma is turned into the opening brace at the end.
+	open := len(dst)
+	end, err := peek.MembersAt(v, i, func(m peek.Member) error {
+		switch string(peek.Key(m.Key)) {
+		case "native_finish_reason":
+			return nil // ours is written beside finish_reason
+		case "finish_reason":
+			dst = appendFinish(dst, m.Value, res, stream)
 			return nil
-		})
-		dst = append(dst, '}')
-		return err
+		case "delta", "message", "text":
+			res.Started = true
+			res.OutputBytes += contentBytes(m.Value)
+			if c.Upstream.Quirks.ReasoningContent && bytes.Contains(m.Value, []byte(`"reasoning_content"`)) {
+				dst = append(dst, ',')
+				dst = append(dst, v[m.Start:m.End-len(m.Value)]...)
+				dst = renameKey(dst, m.Value, "reasoning_content", "reasoning")
+				return nil
+			}
+		}
+		dst = append(dst, ',')
+		dst = append(dst, v[m.Start:m.End]...)
+		return nil
 	})
-	dst = append(dst, ']')
-	return dst, n, err
+	if len(dst) == open {
+		dst = append(dst, '{')
+	} else {
+		dst[open] = '{'
+	}
+	return append(dst, '}'), end, err
+}
+
+// appendFinish appends a choice's finish_reason, normalised, with the
+// upstream's own value beside it as native_finish_reason (after a comma).
+func appendFinish(dst, v []byte, res *provider.Result, stream bool) []byte {
+	// Ollama and SGLang stream "" on every unfinished chunk; normalised
+	// to "stop" it ended the stream for clients.
+	if peek.IsNull(v) || (stream && string(v) == `""`) {
+		return append(dst, `,"finish_reason":null`...)
+	}
+	native, err := peek.String(v)
+	if err != nil {
+		native = bytes.Trim(v, `"`)
+	}
+	res.Native = finishString(native)
+	res.Finish = provider.NormalizeFinish(res.Native)
+	dst = append(dst, `,"finish_reason":`...)
+	dst = peek.AppendString(dst, res.Finish)
+	dst = append(dst, `,"native_finish_reason":`...)
+	return peek.AppendString(dst, res.Native)
+}
+
+// finishString is string(b), without allocating for OpenAI's own reasons.
+func finishString(b []byte) string {
+	switch string(b) {
+	case "stop":
+		return "stop"
+	case "length":
+		return "length"
+	case "tool_calls":
+		return "tool_calls"
+	case "content_filter":
+		return "content_filter"
+	}
+	return string(b)
+}
+
+// skipSpace returns the offset of the first non-whitespace byte at or
+// after i in JSON text b.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // contentBytes approximates generated text in a delta/message: the raw
@@ -299,42 +342,60 @@ func renameKey(dst, v []byte, from, to string) []byte {
 
 // parseUsage reads OpenAI usage (and OpenRouter's cache_write_tokens).
 func parseUsage(v []byte, u *routing.Usage) {
-	num := func(b []byte) int {
-		n, err := peek.Int(b)
-		if err != nil || n < 0 {
-			if f, err := strconv.ParseFloat(string(b), 64); err == nil && f >= 0 && f < 1e12 {
-				return int(f)
-			}
-			return 0
-		}
-		return int(n)
-	}
 	_, _ = peek.MembersAt(v, 0, func(m peek.Member) error {
 		switch string(peek.Key(m.Key)) {
 		case "prompt_tokens":
-			u.PromptTokens = num(m.Value)
+			u.PromptTokens = usageNum(m.Value)
 		case "completion_tokens":
-			u.CompletionTokens = num(m.Value)
+			u.CompletionTokens = usageNum(m.Value)
 		case "prompt_tokens_details":
 			_, _ = peek.MembersAt(m.Value, 0, func(d peek.Member) error {
 				switch string(peek.Key(d.Key)) {
 				case "cached_tokens":
-					u.CachedTokens = num(d.Value)
+					u.CachedTokens = usageNum(d.Value)
 				case "cache_write_tokens", "cache_creation_tokens":
-					u.CacheWriteTokens = num(d.Value)
+					u.CacheWriteTokens = usageNum(d.Value)
 				}
 				return nil
 			})
 		case "completion_tokens_details":
 			_, _ = peek.MembersAt(m.Value, 0, func(d peek.Member) error {
 				if peek.KeyIs(d.Key, "reasoning_tokens") {
-					u.ReasoningTokens = num(d.Value)
+					u.ReasoningTokens = usageNum(d.Value)
 				}
 				return nil
 			})
 		}
 		return nil
 	})
+}
+
+// usageNum reads a token count: a non-negative integer, or a float some
+// vendors send (below 1e12, truncated); anything else counts as 0.
+func usageNum(b []byte) int {
+	// The usual plain count is read inline; 18 digits cannot overflow.
+	if len(b) > 0 && len(b) <= 18 {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return usageNumSlow(b)
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	return usageNumSlow(b)
+}
+
+func usageNumSlow(b []byte) int {
+	n, err := peek.Int(b)
+	if err != nil || n < 0 {
+		if f, err := strconv.ParseFloat(string(b), 64); err == nil && f >= 0 && f < 1e12 {
+			return int(f)
+		}
+		return 0
+	}
+	return int(n)
 }
 
 // inBandError reads {"message","type","code"} of an error sent mid-stream.
