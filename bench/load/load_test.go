@@ -152,6 +152,21 @@ func TestStreamAgainstMock(t *testing.T) {
 	}
 }
 
+// TestStreamsReuseConnections: a stream read to [DONE] leaves its
+// connection reusable, as SDK clients do, so a closed loop of 4 workers
+// opens 4 connections however many streams it sends.
+func TestStreamsReuseConnections(t *testing.T) {
+	m := startMock(t, mock.Config{Tokens: 4})
+	c := newClient(t, Request{URL: m.URL(), Stream: true})
+	res := run(t, c, Plan{Concurrency: 4, Requests: 100})
+	if res.Succeeded != 100 {
+		t.Fatalf("ok %d errors %v", res.Succeeded, res.Errors)
+	}
+	if n := m.Accepted(); n > 4 {
+		t.Fatalf("100 streams on 4 workers opened %d connections", n)
+	}
+}
+
 func TestErrorKinds(t *testing.T) {
 	m := startMock(t, mock.Config{Tokens: 8})
 	f := func(stream bool, header, value, want string) {
