@@ -36,6 +36,7 @@ type reqState struct {
 	cands   []routing.Candidate
 	call    provider.Call
 	out     []byte
+	pend    []byte // stream frames not yet written (writeStream)
 	attempt []attemptInfo
 
 	// per-request facts
@@ -97,7 +98,9 @@ type attemptInfo struct {
 }
 
 func newReqState(a *API) any {
-	return &reqState{a: a, scanner: sse.NewScanner(nil, 0)}
+	st := &reqState{a: a, scanner: sse.NewScanner(nil, 0)}
+	st.scanner.BeforeRead(st.flushPending)
+	return st
 }
 
 func (st *reqState) reset() {
@@ -105,6 +108,7 @@ func (st *reqState) reset() {
 	st.models = st.models[:0]
 	st.cands = st.cands[:0]
 	st.out = st.out[:0]
+	st.pend = st.pend[:0]
 	st.attempt = st.attempt[:0]
 	st.rreq = routing.Request{}
 	st.prefs = routing.Preferences{}
@@ -141,6 +145,9 @@ func (a *API) putState(st *reqState) {
 	}
 	if cap(st.out) > 1<<20 {
 		st.out = nil
+	}
+	if cap(st.pend) > 1<<20 {
+		st.pend = nil
 	}
 	a.pool.Put(st)
 }

@@ -36,7 +36,8 @@ func (a *API) startStream(ctx *fasthttp.RequestCtx, st *reqState, cand routing.C
 		st.setOverhead(ctx)
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.Response.ImmediateHeaderFlush = true
+	// No ImmediateHeaderFlush: writeStream's first write, a keep-alive
+	// comment, goes at once and carries the headers in the same packet.
 	st.conn = ctx.Conn()
 	st.stream = st.up.Adapter.NewStream(&st.call)
 	a.m.route(st.route, fasthttp.StatusOK)
@@ -118,6 +119,20 @@ func (st *reqState) sendLocked(w io.Writer, b []byte, timeout time.Duration) {
 	}
 }
 
+// flushPending writes the frames writeStream batched; the scanner calls it
+// before each read of the upstream.
+func (st *reqState) flushPending() {
+	if len(st.pend) == 0 {
+		return
+	}
+	st.mu.Lock()
+	if !st.gone.Load() && !st.done && st.w != nil {
+		st.sendLocked(st.w, st.pend, streamWriteTimeout)
+	}
+	st.mu.Unlock()
+	st.pend = st.pend[:0]
+}
+
 // send writes b to the client as one chunk: the stream's writer flushes
 // each Write itself; a buffered writer (tests) is flushed here.
 func send(w io.Writer, b []byte) error {
@@ -164,26 +179,28 @@ func (st *reqState) writeStream(w io.Writer) {
 		failure   *provider.Failure
 		vendorMsg bool // failure's message is the provider's own text
 	)
+	// Frames go to st.pend, written when the scanner is about to read the
+	// upstream again (flushPending) or the stream ends: the events of one
+	// upstream read leave in one write, and no frame waits for a read.
 	for !st.gone.Load() && sc.Next() {
-		out, err := st.stream.Event(st.out[:0], sc.Event())
-		st.out = out
+		before := len(st.pend)
+		out, err := st.stream.Event(st.pend, sc.Event())
 		if err != nil {
+			st.pend = st.pend[:before]
 			failure = asFailure(err)
 			break
 		}
-		if len(out) > 0 {
+		st.pend = out
+		if frames := out[before:]; len(frames) > 0 {
 			if ttft == 0 {
 				ttft = time.Since(sentAt)
 			}
 			if st.tel != nil {
-				st.tel.CaptureFrames(out)
+				st.tel.CaptureFrames(frames)
 			}
-			out = st.convertFrames(out)
-			st.mu.Lock()
-			if !st.gone.Load() {
-				st.sendLocked(w, out, streamWriteTimeout)
+			if st.edge != edgeOpenAI {
+				st.pend = append(st.pend[:before], st.convertFrames(frames)...)
 			}
-			st.mu.Unlock()
 		}
 		res := st.stream.Result()
 		if res.Err != nil {
@@ -238,9 +255,10 @@ func (st *reqState) writeStream(w io.Writer) {
 			out = provider.FinishStream(out, &st.call, &res.Usage, cost)
 		}
 		st.out = out
-		out = st.convertFrames(out)
-		st.sendLocked(w, out, streamWriteTimeout)
+		st.pend = append(st.pend, st.convertFrames(out)...)
+		st.sendLocked(w, st.pend, streamWriteTimeout)
 	}
+	st.pend = st.pend[:0]
 	gone = st.gone.Load()
 	// The connection serves the next request after this one: no deadline
 	// of ours may outlive the stream.

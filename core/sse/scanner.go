@@ -106,7 +106,15 @@ type Scanner struct {
 	retry int
 
 	ev Event
+
+	beforeRead func() // see BeforeRead
 }
+
+// BeforeRead sets f to run before every read of the underlying reader,
+// that is whenever Next has no complete line buffered and may block. A
+// relay that batches the events of one read writes them out there. Reset
+// keeps f.
+func (s *Scanner) BeforeRead(f func()) { s.beforeRead = f }
 
 // NewScanner returns a Scanner reading from r. maxEvent limits the size of one
 // event block (see ErrEventTooLarge); maxEvent <= 0 means DefaultMaxEvent.
@@ -403,6 +411,9 @@ func (s *Scanner) fill() {
 		nb := make([]byte, min(2*len(s.buf), limit))
 		copy(nb, s.buf[:s.w])
 		s.buf = nb
+	}
+	if s.beforeRead != nil {
+		s.beforeRead()
 	}
 	for range maxEmptyReads {
 		n, err := s.rd.Read(s.buf[s.w:])

@@ -3,6 +3,7 @@ package sse
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -417,4 +418,43 @@ func TestIsDone(t *testing.T) {
 	f(" [DONE]", false)
 	f("[done]", false)
 	f(`{"choices":[]}`, false)
+}
+
+// countingReader returns one chunk per Read.
+type countingReader struct {
+	chunks []string
+	reads  int
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	if r.reads == len(r.chunks) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.chunks[r.reads])
+	r.reads++
+	return n, nil
+}
+
+// TestScannerBeforeRead: the hook runs before each read and only then, so
+// events that arrived in one read are all delivered between two calls.
+func TestScannerBeforeRead(t *testing.T) {
+	r := &countingReader{chunks: []string{"data: a\n\ndata: b\n\n: ping\n\ndata: c\n", "\ndata: d\n\n"}}
+	s := NewScanner(r, 0)
+	var log []string
+	s.BeforeRead(func() { log = append(log, fmt.Sprintf("read%d", r.reads+1)) })
+	for s.Next() {
+		log = append(log, string(s.Event().Data))
+	}
+	want := "read1 a b read2 c d read3"
+	if got := strings.Join(log, " "); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	s.Reset(&countingReader{chunks: []string{"data: x\n\n"}})
+	n := 0
+	for s.Next() {
+		n++
+	}
+	if n != 1 || len(log) < 7 {
+		t.Fatalf("after Reset: %d events, hook calls %v", n, log)
+	}
 }
