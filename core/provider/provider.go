@@ -173,11 +173,18 @@ func StartRequest(req *fasthttp.Request, c *Call, uri []byte) {
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
 	if c.Stream {
-		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
+		req.Header.SetCanonical(hdrAccept, acceptStream)
 	} else {
-		req.Header.Set(fasthttp.HeaderAccept, "application/json")
+		req.Header.SetCanonical(hdrAccept, acceptJSON)
 	}
 }
+
+// Canonical header bytes for SetCanonical (no normalisation, fewer copies).
+var (
+	hdrAccept    = []byte(fasthttp.HeaderAccept)
+	acceptStream = []byte("text/event-stream")
+	acceptJSON   = []byte("application/json")
+)
 
 // ApplyHeaders sets the upstream's configured headers; called last, so
 // they can override a protocol header (anthropic-version, say).

@@ -30,6 +30,8 @@ type Adapter struct{}
 
 var _ provider.Adapter = Adapter{}
 
+var hdrAuthorization = []byte(fasthttp.HeaderAuthorization)
+
 // WriteChat builds the upstream request: POST {base}/chat/completions.
 func (Adapter) WriteChat(req *fasthttp.Request, c *provider.Call) error {
 	u := c.Upstream
@@ -38,7 +40,7 @@ func (Adapter) WriteChat(req *fasthttp.Request, c *provider.Call) error {
 	if u.APIKey != "" {
 		c.Scratch = append(c.Scratch[:0], "Bearer "...)
 		c.Scratch = append(c.Scratch, u.APIKey...)
-		req.Header.SetBytesV(fasthttp.HeaderAuthorization, c.Scratch)
+		req.Header.SetCanonical(hdrAuthorization, c.Scratch)
 	}
 	u.ApplyHeaders(req)
 	opts := peek.ForwardOptions{
