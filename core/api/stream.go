@@ -128,6 +128,12 @@ func (st *reqState) flushPending() {
 	st.mu.Lock()
 	if !st.gone.Load() && !st.done && st.w != nil {
 		st.sendLocked(st.w, st.pend, streamWriteTimeout)
+		if st.gone.Load() {
+			// The client is gone and the scanner is about to read: make
+			// that read return now instead of after the upstream's next
+			// event (the watcher skips clients already marked gone).
+			st.abortUpstream(errClientGone)
+		}
 	}
 	st.mu.Unlock()
 	st.pend = st.pend[:0]

@@ -3,8 +3,11 @@ package api
 import (
 	"errors"
 	"net"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // TestStreamWriteDeadline: a client that stops reading does not block a
@@ -48,10 +51,12 @@ func TestStreamWriteDeadline(t *testing.T) {
 	}
 }
 
-// blockingBody is an upstream body that never ends until it is closed.
+// blockingBody is an upstream body that never ends until it is closed;
+// like fasthttp's, only its first close counts.
 type blockingBody struct {
 	closed chan struct{}
 	err    error
+	once   sync.Once
 }
 
 func (b *blockingBody) Read([]byte) (int, error) {
@@ -60,8 +65,10 @@ func (b *blockingBody) Read([]byte) (int, error) {
 }
 
 func (b *blockingBody) CloseWithError(err error) error {
-	b.err = err
-	close(b.closed)
+	b.once.Do(func() {
+		b.err = err
+		close(b.closed)
+	})
 	return nil
 }
 
@@ -77,5 +84,34 @@ func TestDrainStreamGivesUp(t *testing.T) {
 	}
 	if !errors.Is(b.err, errDrainTimeout) {
 		t.Fatalf("body closed with %v", b.err)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+// TestFlushPendingAbortsUpstream: when writing the batched frames finds the
+// client gone, the upstream read the scanner is about to make is
+// interrupted at once (a silent upstream would otherwise hold the stream,
+// its reservation and the connection until its next event).
+func TestFlushPendingAbortsUpstream(t *testing.T) {
+	b := &blockingBody{closed: make(chan struct{})}
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	resp.SetBodyStream(b, -1)
+	st := &reqState{resp: resp, w: failingWriter{}}
+	st.pend = append(st.pend, "data: {}\n\n"...)
+	st.flushPending()
+	if !st.gone.Load() {
+		t.Fatal("client not marked gone")
+	}
+	select {
+	case <-b.closed:
+	default:
+		t.Fatal("upstream read not interrupted")
+	}
+	if !errors.Is(b.err, errClientGone) || len(st.pend) != 0 {
+		t.Fatalf("closed with %v, %d bytes still pending", b.err, len(st.pend))
 	}
 }
