@@ -425,7 +425,9 @@ func (a *API) attempt(ctx *fasthttp.RequestCtx, st *reqState, req *fasthttp.Requ
 	ctx.Response.Header.SetCanonical(hdrCost, routing.AppendUSD(b[:0], cost))
 	ctx.SetContentType("application/json")
 	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.Response.SetBody(st.out)
+	// The response takes st.out's memory and st.out gets the response's
+	// old buffer: no copy of the body.
+	st.out = ctx.Response.SwapBody(st.out)
 	a.m.route(st.route, fasthttp.StatusOK)
 	if a.o.OverheadHeader {
 		st.setOverhead(ctx)

@@ -94,7 +94,9 @@ type Call struct {
 	// Kind is chat (default), legacy completion or embedding.
 	Kind peek.Kind
 	// Scratch is a reusable buffer adapters may use while building the
-	// request; the caller owns it and resets it between calls.
+	// request. WriteChat leaves the request body in it and hands it to the
+	// request without a copy (SetBodyRaw): the caller must not touch
+	// Scratch until that request was sent (or reset).
 	Scratch []byte
 }
 

@@ -165,7 +165,7 @@ func (Adapter) WriteEmbeddings(req *fasthttp.Request, c *provider.Call) error {
 		return err
 	}
 	c.Scratch = append(c.Scratch, "]}"...)
-	req.SetBody(c.Scratch)
+	req.SetBodyRaw(c.Scratch) // no copy: see Call.Scratch
 	return nil
 }
 

@@ -86,7 +86,7 @@ func (Adapter) WriteChat(req *fasthttp.Request, c *provider.Call) error {
 	if err != nil {
 		return err
 	}
-	req.SetBody(c.Scratch)
+	req.SetBodyRaw(c.Scratch) // no copy: see Call.Scratch
 	return nil
 }
 

@@ -61,7 +61,7 @@ func (Adapter) WriteChat(req *fasthttp.Request, c *provider.Call) error {
 			c.Scratch = append(c.Scratch, `"}`...)
 		}
 	}
-	req.SetBody(c.Scratch)
+	req.SetBodyRaw(c.Scratch) // no copy: see Call.Scratch
 	return nil
 }
 
