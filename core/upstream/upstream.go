@@ -169,10 +169,13 @@ func New(cfg Config) (*Client, error) {
 		cfg:    cfg,
 	}
 	connect, firstByte, idle := cfg.Connect, cfg.FirstByte, cfg.Idle
+	var tlsCfg *tls.Config
+	if u.Scheme == "https" {
+		tlsCfg = clientTLSConfig(cfg.TLSConfig, u.Hostname())
+	}
 	c.hc = &fasthttp.HostClient{
 		Addr:                          addr,
-		IsTLS:                         u.Scheme == "https",
-		TLSConfig:                     cfg.TLSConfig,
+		IsTLS:                         u.Scheme == "https", // TLS itself is done in Dial
 		MaxConns:                      cfg.MaxConns,
 		MaxConnWaitTimeout:            cfg.MaxConnWait,
 		MaxIdleConnDuration:           60 * time.Second,
@@ -194,10 +197,19 @@ func New(cfg Config) (*Client, error) {
 		// Responses are bounded by our own per-read deadlines (timedConn),
 		// so no ReadTimeout here: it would be one deadline for the whole
 		// streamed body. Writes too (connect + 20 s each), set lazily.
+		// The TLS handshake is part of Connect: done here, under its
+		// deadline, rather than by fasthttp, which without a WriteTimeout
+		// leaves it to the first write and so to the first-byte timeout.
 		Dial: func(addr string) (net.Conn, error) {
+			deadline := time.Now().Add(connect)
 			conn, err := newDialer(connect, cfg.AllowLinkLocal).Dial("tcp", addr)
 			if err != nil {
 				return nil, &Error{Kind: KindConnect, Err: err}
+			}
+			if tlsCfg != nil {
+				if conn, err = handshake(conn, tlsCfg, deadline); err != nil {
+					return nil, &Error{Kind: KindConnect, Err: err}
+				}
 			}
 			return &timedConn{Conn: conn, firstByte: firstByte, idle: idle, write: connect + 20*time.Second}, nil
 		},
@@ -321,6 +333,44 @@ func classify(err error) *Error {
 	}
 	return &Error{Kind: KindBroken, Err: err}
 }
+
+// clientTLSConfig is base (or the defaults) for host: its ServerName, and a
+// session cache so that reconnecting to a provider resumes TLS sessions.
+func clientTLSConfig(base *tls.Config, host string) *tls.Config {
+	c := &tls.Config{}
+	if base != nil {
+		c = base.Clone()
+	}
+	if c.ServerName == "" {
+		c.ServerName = host
+	}
+	if c.ClientSessionCache == nil {
+		c.ClientSessionCache = tls.NewLRUClientSessionCache(0)
+	}
+	return c
+}
+
+// handshake runs the TLS handshake over conn by deadline; it closes conn
+// if the handshake fails.
+func handshake(conn net.Conn, cfg *tls.Config, deadline time.Time) (net.Conn, error) {
+	tc := tls.Client(conn, cfg)
+	err := conn.SetDeadline(deadline)
+	if err == nil {
+		err = tc.Handshake()
+	}
+	if err == nil {
+		err = conn.SetDeadline(time.Time{}) // timedConn sets its own from here
+	}
+	if err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return tc, nil
+}
+
+// Handshake tells fasthttp that the connection is already TLS (or plain
+// by choice), so it does not wrap it again; the handshake ran in Dial.
+func (c *timedConn) Handshake() error { return nil }
 
 // phaseTimeout is the read-deadline error of a timedConn, naming the phase.
 type phaseTimeout struct {

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,5 +258,64 @@ func TestLargeResponseHead(t *testing.T) {
 		}
 		fasthttp.ReleaseRequest(req)
 		fasthttp.ReleaseResponse(resp)
+	}
+}
+
+// TestTLSHandshakeUnderConnect: the TLS handshake is bounded by the
+// connect timeout (a server that accepts and never answers the ClientHello
+// fails as a connect error, not after first_byte), and an https provider's
+// connection is reused across requests.
+func TestTLSHandshakeUnderConnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold it open, say nothing
+		}
+	}()
+	c, err := New(Config{BaseURL: "https://" + ln.Addr().String() + "/v1", Connect: 200 * time.Millisecond, FirstByte: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, resp := newReq(c), fasthttp.AcquireResponse()
+	t0 := time.Now()
+	err = c.Do(req, resp, false)
+	var ue *Error
+	if !errors.As(err, &ue) || ue.Kind != KindConnect || time.Since(t0) > 3*time.Second {
+		t.Fatalf("silent TLS server: %v after %v, want a connect error after about 200ms", err, time.Since(t0))
+	}
+
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "{}")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	defer srv.Close()
+	roots := srv.Client().Transport.(*http.Transport).TLSClientConfig
+	c, err = New(Config{BaseURL: srv.URL + "/v1", TLSConfig: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		req := newReq(c)
+		resp.Reset()
+		if err := c.Do(req, resp, false); err != nil || string(resp.Body()) != "{}" {
+			t.Fatalf("request %d over TLS: %v %q", i, err, resp.Body())
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("3 requests opened %d TLS connections", n)
 	}
 }
