@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -489,35 +490,37 @@ func (l *Ledger) prune() error {
 const pruneBatch = 4096
 
 // pruneGenerations deletes the generation records created before cutoff.
-// A node's records are in time order (keys.go), so it reads each node's
-// expired records and its first live one, then seeks to the next node.
-// Records under node "" (ids NewGenerationID did not make) are in no time
-// order: each is judged by its Created time.
+// A node's records are in time order (keys.go), so each node's expired
+// records go in one range tombstone, up to the key an id made at the
+// cutoff would have; the walk then seeks to the next node. Records under
+// node "" (ids NewGenerationID did not make) are in no time order: each is
+// judged by its Created time.
 func (l *Ledger) pruneGenerations(cutoff time.Time) error {
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixGeneration}, UpperBound: []byte{prefixGeneration + 1}})
 	if err != nil {
 		return err
 	}
+	var cut [genBodyLen]byte
+	genBody(&cut, uint64(max(cutoff.UnixMilli(), 0)), 0)
 	b := l.db.NewBatch()
 	n := 0
 	for valid := it.First(); valid; {
-		node, rest, err := decodeGenerationKey(it.Key())
-		ms, timed := generationIDTime(rest)
-		timed = timed && err == nil && node != ""
-		var expired bool
-		if timed {
-			expired = ms < cutoff.UnixMilli()
-		} else {
-			v, err := it.ValueAndErr()
-			if err != nil {
-				_, _ = it.Close(), b.Close()
-				return err
-			}
-			g, err := decodeGeneration(v)
-			expired = err == nil && g.Created.Before(cutoff)
+		node, _, err := decodeGenerationKey(it.Key())
+		if err == nil && node != "" {
+			start := appendGenerationNodeKey(nil, node)
+			_ = b.DeleteRange(start, appendStr(bytes.Clone(start), string(cut[:])), nil)
+			// The next node's keys sort after this bound (keys.go's string
+			// encoding).
+			start[len(start)-1]++
+			valid = it.SeekGE(start)
+			continue
 		}
-		switch {
-		case expired:
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_, _ = it.Close(), b.Close()
+			return err
+		}
+		if g, err := decodeGeneration(v); err == nil && g.Created.Before(cutoff) {
 			_ = b.Delete(it.Key(), nil)
 			if n++; n%pruneBatch == 0 {
 				if err := l.commit(b, false); err != nil {
@@ -526,16 +529,8 @@ func (l *Ledger) pruneGenerations(cutoff time.Time) error {
 				}
 				b = l.db.NewBatch()
 			}
-			valid = it.Next()
-		case timed:
-			// The node's later records are newer: skip to the next node,
-			// whose keys sort after this bound (keys.go's string encoding).
-			next := appendGenerationNodeKey(nil, node)
-			next[len(next)-1]++
-			valid = it.SeekGE(next)
-		default:
-			valid = it.Next()
 		}
+		valid = it.Next()
 	}
 	if err := it.Close(); err != nil {
 		_ = b.Close()
