@@ -38,6 +38,10 @@ func syntaxErr(off int, msg string) error { return &SyntaxError{Offset: off, Msg
 // ErrNotObject is returned when a body is valid JSON but not an object.
 var ErrNotObject = errors.New("peek: JSON body must be an object")
 
+// SkipSpace returns the offset of the first byte at or after i in JSON
+// text b that is not whitespace (len(b) if there is none).
+func SkipSpace(b []byte, i int) int { return skipWS(b, i) }
+
 func skipWS(b []byte, i int) int {
 	for i < len(b) {
 		switch b[i] {

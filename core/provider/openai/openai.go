@@ -199,7 +199,7 @@ func rewriteChoices(dst, v []byte, c *provider.Call, res *provider.Result, strea
 	}
 	dst = append(dst, '[')
 	n := 0
-	for i := skipSpace(v, 1); i < len(v) && v[i] != ']'; {
+	for i := peek.SkipSpace(v, 1); i < len(v) && v[i] != ']'; {
 		if n > 0 {
 			dst = append(dst, ',')
 		}
@@ -215,10 +215,10 @@ func rewriteChoices(dst, v []byte, c *provider.Call, res *provider.Result, strea
 		if err != nil { // cannot happen on a validated array
 			return append(dst, ']'), n, err
 		}
-		if i = skipSpace(v, end); i >= len(v) || v[i] != ',' {
+		if i = peek.SkipSpace(v, end); i >= len(v) || v[i] != ',' {
 			break // at the closing ']'
 		}
-		i = skipSpace(v, i+1)
+		i = peek.SkipSpace(v, i+1)
 	}
 	return append(dst, ']'), n, nil
 }
@@ -291,15 +291,6 @@ func finishString(b []byte) string {
 		return "content_filter"
 	}
 	return string(b)
-}
-
-// skipSpace returns the offset of the first non-whitespace byte at or
-// after i in JSON text b.
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
 }
 
 // contentBytes approximates generated text in a delta/message: the raw
