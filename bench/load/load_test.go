@@ -162,7 +162,9 @@ func TestStreamsReuseConnections(t *testing.T) {
 	if res.Succeeded != 100 {
 		t.Fatalf("ok %d errors %v", res.Succeeded, res.Errors)
 	}
-	if n := m.Accepted(); n > 4 {
+	// 4, one per worker (a few more are tolerated for a starved CI
+	// machine; without the drain it is one per stream).
+	if n := m.Accepted(); n > 8 {
 		t.Fatalf("100 streams on 4 workers opened %d connections", n)
 	}
 }
