@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -410,26 +409,11 @@ func (c *Client) readStream(ctx context.Context, resp *fasthttp.Response, s *Sam
 			return
 		}
 	}
-	drain(resp.BodyStream())
+	// Read the end of the chunked body, as SDK clients do, so the
+	// connection is reused (sse.Drain).
+	sse.Drain(resp.BodyStream(), 64<<10, 100*time.Millisecond)
 	_ = resp.CloseBodyStream()
 }
-
-// drain reads the rest of a stream after [DONE] (normally just the end of
-// the chunked body), at most 64 KiB for at most 100 ms: fasthttp reuses a
-// streamed response's connection only when its body was read to the end,
-// as SDK clients do; without it every stream would pay a new connection
-// and measure that instead of the target.
-func drain(body io.Reader) {
-	rc, ok := body.(fasthttp.ReadCloserWithError)
-	if !ok {
-		return
-	}
-	t := time.AfterFunc(100*time.Millisecond, func() { _ = rc.CloseWithError(errDrainTimeout) })
-	_, _ = io.CopyN(io.Discard, rc, 64<<10)
-	t.Stop()
-}
-
-var errDrainTimeout = errors.New("load: stream not ended after [DONE]")
 
 // Probe sends one request and returns its content deltas, in order. It is
 // how a reference for Expect is taken.

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tollgate/tollgate/core/provider"
+	"github.com/tollgate/tollgate/core/sse"
 	"github.com/tollgate/tollgate/core/upstream"
 	"github.com/tollgate/tollgate/routing"
 )
@@ -277,7 +278,7 @@ func (st *reqState) writeStream(w io.Writer) {
 	a.watch.remove(st)
 	st.mu.Unlock()
 	if failure == nil && !gone {
-		drainStream(st.resp.BodyStream())
+		sse.Drain(st.resp.BodyStream(), drainLimit, drainWait)
 	}
 	_ = st.resp.CloseBodyStream()
 
@@ -331,28 +332,11 @@ func asFailure(err error) *provider.Failure {
 
 // drainLimit and drainWait bound what a finished stream's upstream may
 // still send, and how long it may take, before the connection is dropped
-// instead of pooled.
+// instead of pooled (sse.Drain).
 const (
 	drainLimit = 64 << 10
 	drainWait  = 50 * time.Millisecond
 )
-
-var errDrainTimeout = errors.New("api: the upstream did not end its finished stream")
-
-// drainStream reads the rest of a finished stream's body: normally just
-// the end of the chunked encoding after [DONE], already received. fasthttp
-// pools a streamed response's connection only when its body was read to
-// the end; closed earlier, the connection is dropped and the next stream
-// dials (and for https handshakes) a new one.
-func drainStream(body io.Reader) {
-	rc, ok := body.(fasthttp.ReadCloserWithError)
-	if !ok {
-		return
-	}
-	t := time.AfterFunc(drainWait, func() { _ = rc.CloseWithError(errDrainTimeout) })
-	_, _ = io.CopyN(io.Discard, rc, drainLimit)
-	t.Stop()
-}
 
 // abortUpstream interrupts a blocked upstream read; fasthttp's streamed
 // body supports CloseWithError from another goroutine. Call with st.mu held.

@@ -72,21 +72,6 @@ func (b *blockingBody) CloseWithError(err error) error {
 	return nil
 }
 
-// TestDrainStreamGivesUp: an upstream that keeps a finished stream open
-// holds the stream's end back at most drainWait; then its body is closed
-// (and the connection dropped, not pooled).
-func TestDrainStreamGivesUp(t *testing.T) {
-	b := &blockingBody{closed: make(chan struct{})}
-	t0 := time.Now()
-	drainStream(b)
-	if d := time.Since(t0); d < drainWait || d > drainWait+2*time.Second {
-		t.Fatalf("drain took %v, want about %v", d, drainWait)
-	}
-	if !errors.Is(b.err, errDrainTimeout) {
-		t.Fatalf("body closed with %v", b.err)
-	}
-}
-
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
