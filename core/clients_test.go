@@ -477,3 +477,28 @@ func TestNonStreamClientLeaves(t *testing.T) {
 	eventually(t, 5*time.Second, "the charge", func() bool { return e.spent()-spent0 == e.reportedCost()-cost0 && e.spent() > spent0 })
 	e.checkNoLeaks(base, 1)
 }
+
+// TestStreamFramesDoNotWaitForNextEvent: frames are batched per upstream
+// read, but a frame never waits for the upstream's next event: with 1.5 s
+// between tokens, the first token reaches the client long before the
+// second is sent.
+func TestStreamFramesDoNotWaitForNextEvent(t *testing.T) {
+	const gap = 1500 * time.Millisecond
+	e := newEnv(t, []mockSpec{{name: "p1", cfg: mock.Config{Tokens: 2, TokenGap: gap}}}, oneModel, "")
+	c, br, _ := e.streamRawBody(`{"model":"acme/chat","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	defer c.Close()
+	t0 := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended before a content token: %v", err)
+		}
+		if strings.Contains(line, `"content":"`) && !strings.Contains(line, `"content":""`) {
+			break
+		}
+	}
+	if d := time.Since(t0); d > gap/2 {
+		t.Fatalf("first token arrived %v after the headers; the upstream sent it at once and the next after %v", d, gap)
+	}
+}
