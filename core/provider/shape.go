@@ -57,9 +57,10 @@ func AppendUsage(dst []byte, u *routing.Usage, cost int64) []byte {
 	return append(dst, '}')
 }
 
-// AppendChunkHead appends `{"id":…,"object":"chat.completion.chunk",
-// "created":…,"model":…,"provider":…,` — the common head of every chunk.
-func AppendChunkHead(dst []byte, c *Call) []byte {
+// AppendHead appends `{"id":…,"object":…,"created":…,"model":…,
+// "provider":…` — the members Tollgate writes first in every response
+// object and chunk (c.Object() names the object), without a comma after.
+func AppendHead(dst []byte, c *Call) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = peek.AppendString(dst, c.GenID)
 	dst = append(dst, `,"object":"`...)
@@ -69,8 +70,13 @@ func AppendChunkHead(dst []byte, c *Call) []byte {
 	dst = append(dst, `,"model":`...)
 	dst = peek.AppendString(dst, c.Endpoint.Model)
 	dst = append(dst, `,"provider":`...)
-	dst = peek.AppendString(dst, c.Upstream.Name)
-	return append(dst, ',')
+	return peek.AppendString(dst, c.Upstream.Name)
+}
+
+// AppendChunkHead appends AppendHead and a comma: the common head of every
+// chunk, ready for its other members.
+func AppendChunkHead(dst []byte, c *Call) []byte {
+	return append(AppendHead(dst, c), ',')
 }
 
 // FinishStream appends the end of every stream: one usage chunk

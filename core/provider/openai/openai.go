@@ -113,16 +113,7 @@ func hasMember(body []byte, c *peek.Chat, key string) bool {
 // ReadChat rewrites a chat.completion body for the client.
 func (a Adapter) ReadChat(dst, body []byte, c *provider.Call) ([]byte, *provider.Result, error) {
 	res := &provider.Result{}
-	dst = append(dst, `{"id":`...)
-	dst = peek.AppendString(dst, c.GenID)
-	dst = append(dst, `,"object":"`...)
-	dst = append(dst, c.Object()...)
-	dst = append(dst, `","created":`...)
-	dst = strconv.AppendInt(dst, c.Created, 10)
-	dst = append(dst, `,"model":`...)
-	dst = peek.AppendString(dst, c.Endpoint.Model)
-	dst = append(dst, `,"provider":`...)
-	dst = peek.AppendString(dst, c.Upstream.Name)
+	dst = provider.AppendHead(dst, c)
 	dst, _, err := rewriteMembers(dst, body, c, res, false)
 	if err != nil {
 		return dst, res, err
