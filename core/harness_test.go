@@ -80,6 +80,13 @@ func newEnv(t testing.TB, mocks []mockSpec, models, extra string) *env {
 // delays and half-lives for tests).
 func newEnvRouting(t testing.TB, rc routing.Config, mocks []mockSpec, models, extra string) *env {
 	t.Helper()
+	return newEnvLog(t, rc, nil, mocks, models, extra)
+}
+
+// newEnvLog is newEnvRouting with the gateway's and ledger's debug log
+// going to logw; with logw nil it is discarded (or goes to t.Log under -v).
+func newEnvLog(t testing.TB, rc routing.Config, logw io.Writer, mocks []mockSpec, models, extra string) *env {
+	t.Helper()
 	e := &env{t: t, mocks: map[string]*mock.Server{}, done: make(chan error, 1)}
 	var b strings.Builder
 	b.WriteString("node: {name: test-node}\nadmin_key: test-admin-key\nproviders:\n")
@@ -124,7 +131,10 @@ func newEnvRouting(t testing.TB, rc routing.Config, mocks []mockSpec, models, ex
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
+	switch {
+	case logw != nil:
+		log = slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	case testing.Verbose():
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	cfg.Node.DataDir = t.TempDir()

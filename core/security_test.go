@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,9 +20,6 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/bench/mock"
-	"github.com/tollgate/tollgate/core"
-	"github.com/tollgate/tollgate/core/catalogstore"
-	"github.com/tollgate/tollgate/core/config"
 	"github.com/tollgate/tollgate/ledger"
 	"github.com/tollgate/tollgate/routing"
 )
@@ -340,73 +336,10 @@ func (l *lockedBuffer) Bytes() []byte {
 }
 
 // newLoggedEnv is newEnv with the gateway's and ledger's debug log going
-// to w (newEnv discards it outside -v).
+// to w (newEnv discards it outside -v), and the config's log level debug.
 func newLoggedEnv(t *testing.T, w io.Writer, mocks []mockSpec, models, extra string) *env {
 	t.Helper()
-	e := &env{t: t, mocks: map[string]*mock.Server{}, done: make(chan error, 1)}
-	var b strings.Builder
-	b.WriteString("node: {name: test-node}\nadmin_key: test-admin-key\nlog: {level: debug}\nproviders:\n")
-	for _, m := range mocks {
-		proto := m.protocol
-		if proto == "" {
-			proto = "openai"
-		}
-		fmt.Fprintf(&b, "  - {name: %s, protocol: %s, base_url: %q%s}\n", m.name, proto, m.url, m.extra)
-	}
-	b.WriteString(models)
-	fmt.Fprintf(&b, "accounts:\n  - {name: acme, credits: 100, keys: [{name: k1, key: %q}]}\n", testKey)
-	b.WriteString(extra)
-	cfg, err := config.Parse("test.yaml", []byte(b.String()), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cfg = cfg
-	router, err := routing.New(routing.Config{}, core.Catalog(cfg), time.Now, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ups, err := core.Upstreams(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg.Node.DataDir = t.TempDir()
-	led, err := ledger.Open(core.LedgerConfig(cfg, log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.ledger = led
-	t.Cleanup(func() {
-		e.shutdown(5 * time.Second)
-		if err := led.Close(); err != nil {
-			t.Errorf("ledger close: %v", err)
-		}
-	})
-	if err := led.Seed(core.SeedAccounts(cfg)); err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalogstore.Open(filepath.Join(cfg.Node.DataDir, "catalog"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
-	gw, err := core.New(core.Options{Config: cfg, Router: router, Upstreams: ups, Ledger: led, Catalog: cat, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.gw, e.router = gw, router
-	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.api, e.admin = "http://"+apiLn.Addr().String(), "http://"+adminLn.Addr().String()
-	go func() { e.done <- gw.Serve(apiLn, adminLn) }()
-	t.Cleanup(func() { e.shutdown(5 * time.Second) })
-	return e
+	return newEnvLog(t, routing.Config{}, w, mocks, models, "log: {level: debug}\n"+extra)
 }
 
 // canaryUpstream answers chat requests in the OpenAI protocol with a
