@@ -67,21 +67,7 @@ accounts: [{name: acme, credits: 100, keys: [{name: k, key: %q}]}]
 			t.Fatal(err)
 		}
 	}
-	start := func(n *node) {
-		n.cmd = exec.Command(bin, "serve", "--config", n.cfg)
-		n.cmd.Stdout, n.cmd.Stderr = io.Discard, io.Discard
-		if err := n.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer func() {
-		for _, n := range nodes {
-			if n.cmd != nil && n.cmd.ProcessState == nil {
-				_ = n.cmd.Process.Kill()
-				_ = n.cmd.Wait()
-			}
-		}
-	}()
+	start := func(n *node) { n.cmd = startServe(t, bin, n.cfg) }
 	for _, n := range nodes {
 		start(n)
 	}

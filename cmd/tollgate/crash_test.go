@@ -112,11 +112,7 @@ accounts:
 		return resp.StatusCode == 200
 	}
 	for round := 0; round <= kills; round++ {
-		cmd := exec.Command(bin, "serve", "--config", cfgPath)
-		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd := startServe(t, bin, cfgPath)
 		waitReady(t, "http://"+apiAddr+"/readyz")
 		waitReady(t, "http://"+adminAddr+"/readyz") // both listeners are back
 		stop := make(chan struct{})
@@ -229,6 +225,24 @@ accounts:
 	if usage%perRequest != 0 {
 		t.Fatalf("usage %d is not a whole number of requests of %d", usage, perRequest)
 	}
+}
+
+// startServe starts `bin serve --config cfg`, output discarded; a process
+// still running when the test ends is killed.
+func startServe(t *testing.T, bin, cfg string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", cfg)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return cmd
 }
 
 func waitReady(t *testing.T, url string) {

@@ -142,22 +142,7 @@ accounts:
 			t.Fatal(err)
 		}
 	}
-	start := func(n *soakNode) {
-		n.cmd = exec.Command(bin, "serve", "--config", n.cfg)
-		n.cmd.Stdout = io.Discard
-		n.cmd.Stderr = io.Discard
-		if err := n.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer func() {
-		for _, n := range nodes {
-			if n.cmd != nil && n.cmd.ProcessState == nil {
-				_ = n.cmd.Process.Kill()
-				_ = n.cmd.Wait()
-			}
-		}
-	}()
+	start := func(n *soakNode) { n.cmd = startServe(t, bin, n.cfg) }
 	for _, n := range nodes {
 		start(n)
 	}
