@@ -9,14 +9,18 @@ import (
 )
 
 const (
-	// initialBufSize is the first read buffer; it holds a dozen typical
-	// chat-completion chunks beside minReadSize of free space, so most
-	// streams never grow it, and 1,000 streams hold 8 MiB, not 16.
-	initialBufSize = 8 << 10
+	// initialBufSize is the first read buffer. It holds a few typical
+	// chat-completion chunks beside minReadSize of free space, and grows
+	// (and stays grown) for streams whose events are larger. It is small
+	// because every running stream holds one while it waits for its
+	// upstream, behind the upstream connection's own 8 KiB read buffer:
+	// 1,000 streams hold 2 MiB (8 MiB at 8 KiB), and a stream's garbage
+	// collector headroom scales with it.
+	initialBufSize = 2 << 10
 
 	// minReadSize is the least free space the scanner leaves for each Read,
 	// so a long event is not read a few bytes at a time.
-	minReadSize = 4 << 10
+	minReadSize = 1 << 10
 
 	// maxRetainedBuf bounds the buffers Reset keeps: one huge event must not
 	// pin megabytes in a sync.Pool for the life of the process.
