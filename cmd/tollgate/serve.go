@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -48,7 +49,19 @@ catalog, a demo account and key printed on start, and data in
 	return cmd
 }
 
+// defaultGCPercent is the node's GOGC unless the environment sets one. A
+// node allocates little per request (about 330 bytes in 3.5 objects), so
+// collecting at 30 % heap growth instead of Go's 100 % costs about a
+// collection a second at 4,000 req/s, while the heap of a node holding
+// many streams (whose buffers are live for the stream's life) stays
+// within 1.3× of its live size instead of 2× (SPEC §10, performance).
+// VictoriaMetrics makes the same choice.
+const defaultGCPercent = 30
+
 func serve(ctx context.Context, out io.Writer, cfgPath string, dryRun bool) error {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	if cfgPath == "" {
 		if _, err := os.Stat("tollgate.yaml"); err == nil {
 			cfgPath = "tollgate.yaml"
