@@ -146,8 +146,14 @@ func TestDirectFloorAndTarget(t *testing.T) {
 		if err := rep.WritePlot(path); err != nil {
 			t.Fatal(err)
 		}
-		if st, err := os.Stat(path); err != nil || st.Size() < 1000 {
-			t.Fatalf("%s: %v", name, err)
+		svg, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{">End-to-end latency by percentile at ", ">Added latency (target − direct) by percentile at ", ">floor<", ">p99.99<"} {
+			if !strings.Contains(string(svg), want) {
+				t.Fatalf("%s lacks %q", name, want)
+			}
 		}
 	}
 }

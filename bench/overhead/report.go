@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -623,8 +624,8 @@ func (r *Report) errorLines() []string {
 	return out
 }
 
-// plotRate is the rate whose CDFs are drawn: the highest at which every
-// target that ran it met its SLO, else the first.
+// plotRate is the rate whose latencies by percentile are drawn: the
+// highest at which every target that ran it met its SLO, else the first.
 func (r *Report) plotRate() (float64, bool) {
 	if len(r.Rates) == 0 {
 		return 0, false
@@ -643,9 +644,9 @@ func (r *Report) plotRate() (float64, bool) {
 }
 
 // WritePlot renders the report's figures to path (.svg or .png): latency
-// CDFs per target (TTFT and inter-token latency too for streams), added
-// latency by percentile at that rate, and added latency against rate when
-// several rates ran.
+// by percentile per target (TTFT and inter-token latency too for streams),
+// added latency by percentile at that rate, and added latency against rate
+// when several rates ran.
 func (r *Report) WritePlot(path string) error {
 	rate, ok := r.plotRate()
 	if !ok {
@@ -658,13 +659,12 @@ func (r *Report) WritePlot(path string) error {
 		names = append(names, t.Name)
 		style[t.Name] = i
 	}
-	cdf := func(title string, h func(*load.Result) *hdrhistogram.Histogram) plot.Panel {
-		p := plot.Panel{Title: fmt.Sprintf("%s at %s req/s (CDF)", title, num(rate)), XLabel: "latency (µs, log scale)",
-			YLabel: "fraction of requests ≤ x", LogX: true}
+	byPercentile := func(title string, h func(*load.Result) *hdrhistogram.Histogram) plot.Panel {
+		p := plot.Panel{Title: fmt.Sprintf("%s by percentile at %s req/s", title, num(rate)), XLabel: "percentile",
+			YLabel: "latency (µs)", X: plot.PercentileLabels}
 		for _, n := range names {
 			if rs := res[n]; rs != nil {
-				x, y := plot.CDF(h(rs), 1)
-				p.Series = append(p.Series, plot.Series{Name: n, X: x, Y: y, Style: style[n]})
+				p.Series = append(p.Series, plot.Series{Name: n, Y: plot.ByPercentile(h(rs), 1), Style: style[n]})
 			}
 		}
 		return p
@@ -672,11 +672,11 @@ func (r *Report) WritePlot(path string) error {
 	var panels []plot.Panel
 	if r.Config.Stream {
 		panels = append(panels,
-			cdf("Time to first token", func(x *load.Result) *hdrhistogram.Histogram { return x.TTFT }),
-			cdf("Inter-token latency", func(x *load.Result) *hdrhistogram.Histogram { return x.ITL }),
-			cdf("End-to-end stream latency", func(x *load.Result) *hdrhistogram.Histogram { return x.E2E }))
+			byPercentile("Time to first token", func(x *load.Result) *hdrhistogram.Histogram { return x.TTFT }),
+			byPercentile("Inter-token latency", func(x *load.Result) *hdrhistogram.Histogram { return x.ITL }),
+			byPercentile("End-to-end stream latency", func(x *load.Result) *hdrhistogram.Histogram { return x.E2E }))
 	} else {
-		panels = append(panels, cdf("End-to-end latency", func(x *load.Result) *hdrhistogram.Histogram { return x.E2E }))
+		panels = append(panels, byPercentile("End-to-end latency", func(x *load.Result) *hdrhistogram.Histogram { return x.E2E }))
 	}
 	var at RateResult
 	for _, rr := range r.Rates {
@@ -685,8 +685,7 @@ func (r *Report) WritePlot(path string) error {
 		}
 	}
 	byPct := plot.Panel{Title: fmt.Sprintf("Added latency (target − direct) by percentile at %s req/s", num(rate)),
-		XLabel: "percentile", YLabel: "added latency (µs)", YMin0: true, Headroom: 0.1 * float64(len(at.Targets)),
-		XTicks: map[float64]string{1: "p50", 2: "p90", 3: "p99", 4: "p99.9"}}
+		XLabel: "percentile", YLabel: "added latency (µs)", YMin0: true, X: []string{"p50", "p90", "p99", "p99.9"}}
 	for _, t := range at.Targets {
 		if t.Name == RoleDirect {
 			continue
@@ -695,34 +694,47 @@ func (r *Report) WritePlot(path string) error {
 		if r.Config.Stream {
 			a = t.AddedTTFTUs
 		}
-		byPct.Series = append(byPct.Series, plot.Series{Name: t.Name, X: []float64{1, 2, 3, 4},
-			Y: []float64{a.P50, a.P90, a.P99, a.P999}, Style: style[t.Name], Points: true})
+		byPct.Series = append(byPct.Series, plot.Series{Name: t.Name,
+			Y: []float64{a.P50, a.P90, a.P99, a.P999}, Style: style[t.Name]})
 	}
 	if r.Config.Stream {
 		byPct.Title = fmt.Sprintf("Added TTFT (target − direct) by percentile at %s req/s", num(rate))
 	}
 	panels = append(panels, byPct)
 	if len(r.Rates) > 1 {
-		vs := plot.Panel{Title: "Added latency vs rate: p50 solid, p99 dashed", XLabel: "offered rate (req/s)",
-			YLabel: "added latency (µs)", YMin0: true, Headroom: 0.2 * float64(len(r.Targets))}
+		// Every series spans all rates; a rate a target did not run is a gap.
+		vs := plot.Panel{Title: "Added latency vs rate: p50 circles, p99 squares", XLabel: "offered rate (req/s)",
+			YLabel: "added latency (µs)", YMin0: true}
+		for _, rr := range r.Rates {
+			vs.X = append(vs.X, num(rr.Rate))
+		}
 		for _, n := range names[1:] {
-			var x, y50, y99 []float64
-			for _, rr := range r.Rates {
+			y50, y99 := nans(len(r.Rates)), nans(len(r.Rates))
+			for i, rr := range r.Rates {
 				for _, t := range rr.Targets {
 					if t.Name == n {
 						a := t.AddedUs
 						if r.Config.Stream {
 							a = t.AddedTTFTUs
 						}
-						x, y50, y99 = append(x, rr.Rate), append(y50, a.P50), append(y99, a.P99)
+						y50[i], y99[i] = a.P50, a.P99
 					}
 				}
 			}
 			vs.Series = append(vs.Series,
-				plot.Series{Name: n + " p50", X: x, Y: y50, Style: style[n], Points: true},
-				plot.Series{Name: n + " p99", X: x, Y: y99, Style: style[n], Points: true, Dashed: true})
+				plot.Series{Name: n + " p50", Y: y50, Style: style[n]},
+				plot.Series{Name: n + " p99", Y: y99, Style: style[n], Square: true})
 		}
 		panels = append(panels, vs)
 	}
 	return plot.WriteFile(path, panels)
+}
+
+// nans is n NaNs: a plot series with no value yet.
+func nans(n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	return out
 }

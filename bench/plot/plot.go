@@ -1,8 +1,12 @@
-// Package plot renders benchmark figures to SVG or PNG files with gonum's
-// plotting library: a column of panels, each a set of named lines, so a
-// figure reads on its own, without the tool. bench/overhead draws latency
-// CDFs per target and overhead against rate with it; `tollgate bench run
-// --plot` draws the run's latency CDFs.
+// Package plot renders benchmark figures to SVG or PNG files with
+// go-analyze/charts: a column of line-chart panels over a categorical x
+// axis, each a set of named lines, so a figure reads on its own, without
+// the tool. bench/overhead draws latency by percentile per target and
+// overhead against rate with it; `tollgate bench run --plot` draws the
+// run's latency by percentile.
+//
+// The library loads its fonts on first use, so linking this package costs
+// a process that never plots (the gateway) no memory.
 //
 // Who imports it: cmd/tollgate and bench/overhead. It imports nothing of
 // Tollgate's.
@@ -15,58 +19,52 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-	"gonum.org/v1/plot/vg/vgsvg"
+	"github.com/go-analyze/charts"
 )
 
-// Series is one named line.
+// Series is one named line, one value per category of its panel.
 type Series struct {
 	Name string
-	X, Y []float64
-	// Dashed draws the line dashed (e.g. p99 beside a solid p50).
-	Dashed bool
+	// Y holds the value at each of the panel's X categories; NaN or ±Inf
+	// leaves a gap. An empty Y drops the series (no data).
+	Y []float64
 	// Style picks the colour: series with the same Style share it (e.g.
 	// one target's p50 and p99). Zero-based.
 	Style int
-	// Points marks every point, for lines with few points.
-	Points bool
+	// Square marks the points with squares instead of circles, to tell
+	// apart two series of one Style: the library draws no dashed lines.
+	Square bool
 }
 
-// Panel is one plot.
+// Panel is one line chart.
 type Panel struct {
 	Title, XLabel, YLabel string
-	// LogX puts the x axis on a log scale (x values must be > 0; others
-	// are dropped).
-	LogX bool
-	// XTicks, when set, replaces the x axis ticks: value → label (for a
-	// categorical axis such as percentiles).
-	XTicks map[float64]string
-	// YMin0 starts the y axis at 0.
-	YMin0 bool
-	// Headroom extends the y axis above the data by this fraction of its
-	// range, to keep the legend (top left) clear of the lines.
-	Headroom float64
-	Series   []Series
+	// X names the categories along the x axis, in order.
+	X []string
+	// YMin0 starts the y axis at 0 when no value is below it.
+	YMin0  bool
+	Series []Series
 }
 
-// ErrFormat is returned for a file name that is neither .svg nor .png.
-var ErrFormat = errors.New("plot: file name must end in .svg or .png")
+var (
+	// ErrFormat is returned for a format, or file name extension, other
+	// than svg or png.
+	ErrFormat = errors.New("plot: file name must end in .svg or .png")
+	// ErrEmpty is returned when there is no panel to draw.
+	ErrEmpty = errors.New("plot: no panel to draw")
+)
 
 // WriteFile renders panels, one above the other, to path (.svg or .png).
 func WriteFile(path string, panels []Panel) error {
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext != ".svg" && ext != ".png" {
 		return ErrFormat
+	}
+	if len(panels) == 0 {
+		return ErrEmpty
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -79,199 +77,122 @@ func WriteFile(path string, panels []Panel) error {
 	return f.Close()
 }
 
-// Panel sizes: wide enough for a legend beside eight lines.
+// Panel size in pixels: wide enough for a legend of eight names.
 const (
-	panelWidth  = 9 * vg.Inch
-	panelHeight = 4 * vg.Inch
+	panelWidth  = 1000
+	panelHeight = 440
 )
 
-// Write renders panels to w as "svg" or "png".
+// Write renders panels, one above the other, to w as "svg" or "png".
 func Write(w io.Writer, format string, panels []Panel) error {
-	if len(panels) == 0 {
-		return errors.New("plot: nothing to draw")
+	if format != charts.ChartOutputSVG && format != charts.ChartOutputPNG {
+		return ErrFormat
 	}
-	plots := make([][]*plot.Plot, len(panels))
-	for i, p := range panels {
-		pl, err := build(p)
+	if len(panels) == 0 {
+		return ErrEmpty
+	}
+	height := panelHeight * len(panels)
+	p := charts.NewPainter(charts.PainterOptions{OutputFormat: format, Width: panelWidth, Height: height})
+	p.FilledRect(0, 0, panelWidth, height, charts.ColorWhite, charts.ColorWhite, 0)
+	for i, pn := range panels {
+		opt, err := lineChart(pn)
 		if err != nil {
 			return err
 		}
-		plots[i] = []*plot.Plot{pl}
+		box := charts.NewBox(0, i*panelHeight, panelWidth, (i+1)*panelHeight)
+		if err := p.Child(charts.PainterBoxOption(box)).LineChart(opt); err != nil {
+			return fmt.Errorf("plot: %s: %w", pn.Title, err)
+		}
 	}
-	h := panelHeight * vg.Length(len(panels))
-	var canvas interface {
-		vg.CanvasSizer
+	b, err := p.Bytes()
+	if err == nil {
+		_, err = w.Write(b)
 	}
-	var writeTo func(io.Writer) (int64, error)
-	switch format {
-	case "svg":
-		c := vgsvg.New(panelWidth, h)
-		canvas, writeTo = c, c.WriteTo
-	case "png":
-		c := vgimg.NewWith(vgimg.UseWH(panelWidth, h), vgimg.UseDPI(110))
-		canvas, writeTo = c, vgimg.PngCanvas{Canvas: c}.WriteTo
-	default:
-		return ErrFormat
-	}
-	dc := draw.New(canvas)
-	tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
-		PadTop: 2 * vg.Millimeter, PadBottom: 2 * vg.Millimeter, PadLeft: 2 * vg.Millimeter, PadRight: 2 * vg.Millimeter}
-	cs := plot.Align(plots, tiles, dc)
-	for i := range plots {
-		plots[i][0].Draw(cs[i][0])
-	}
-	if _, err := writeTo(w); err != nil {
+	if err != nil {
 		return fmt.Errorf("plot: cannot write %s: %w", format, err)
 	}
 	return nil
 }
 
-func build(p Panel) (*plot.Plot, error) {
-	pl := plot.New()
-	pl.Title.Text = p.Title
-	pl.X.Label.Text = p.XLabel
-	pl.Y.Label.Text = p.YLabel
-	// CDFs and overhead-vs-rate lines rise to the right: the top left
-	// corner stays clear for the legend.
-	pl.Legend.Top = true
-	pl.Legend.Left = true
-	pl.Legend.XOffs = vg.Millimeter * 2
-	pl.Add(plotter.NewGrid())
-	if p.LogX {
-		pl.X.Scale = plot.LogScale{}
-		pl.X.Tick.Marker = ticks125{}
-	}
-	if len(p.XTicks) > 0 {
-		var ts []plot.Tick
-		for v, l := range p.XTicks {
-			ts = append(ts, plot.Tick{Value: v, Label: l})
-		}
-		sort.Slice(ts, func(i, j int) bool { return ts[i].Value < ts[j].Value })
-		pl.X.Tick.Marker = plot.ConstantTicks(ts)
-		pl.X.Min, pl.X.Max = ts[0].Value-0.25, ts[len(ts)-1].Value+0.25
-	}
-	empty := true
+// lineChart turns p into the library's options: each series coloured by
+// its Style, non-finite values as gaps, series without data left out.
+func lineChart(p Panel) (charts.LineChartOption, error) {
+	theme := charts.GetTheme(charts.ThemeLight)
+	var list charts.LineSeriesList
+	var colours []charts.Color
+	lo := math.Inf(1)
 	for _, s := range p.Series {
-		xys := make(plotter.XYs, 0, len(s.X))
-		for i := range s.X {
-			x, y := s.X[i], s.Y[i]
-			if math.IsNaN(x) || math.IsNaN(y) || math.IsInf(x, 0) || math.IsInf(y, 0) || (p.LogX && x <= 0) {
-				continue
-			}
-			xys = append(xys, plotter.XY{X: x, Y: y})
-		}
-		if len(xys) == 0 {
+		if len(s.Y) == 0 {
 			continue
 		}
-		empty = false
-		l, err := plotter.NewLine(xys)
-		if err != nil {
-			return nil, fmt.Errorf("plot: %s: %w", s.Name, err)
+		if len(s.Y) != len(p.X) {
+			return charts.LineChartOption{}, fmt.Errorf("plot: %s: series %q has %d values for %d categories",
+				p.Title, s.Name, len(s.Y), len(p.X))
 		}
-		l.Color = plotutil.Color(s.Style)
-		l.Width = vg.Points(1.5)
-		if s.Dashed {
-			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
-		}
-		pl.Add(l)
-		if s.Points {
-			sc, err := plotter.NewScatter(xys)
-			if err != nil {
-				return nil, fmt.Errorf("plot: %s: %w", s.Name, err)
+		ys := make([]float64, len(s.Y))
+		for i, y := range s.Y {
+			if math.IsNaN(y) || math.IsInf(y, 0) {
+				y = charts.GetNullValue()
+			} else {
+				lo = math.Min(lo, y)
 			}
-			sc.Color = l.Color
-			sc.Shape = plotutil.Shape(s.Style)
-			pl.Add(sc)
-			pl.Legend.Add(s.Name, l, sc)
-		} else {
-			pl.Legend.Add(s.Name, l)
+			ys[i] = y
 		}
+		ls := charts.LineSeries{Name: s.Name, Values: ys, Symbol: charts.Symbol{Shape: charts.SymbolCircle, Size: 4}}
+		if s.Square {
+			ls.Symbol.Shape = charts.SymbolSquare
+		}
+		list = append(list, ls)
+		colours = append(colours, theme.GetSeriesColor(s.Style))
 	}
-	if empty {
-		pl.Title.Text += " (no data)"
+	opt := charts.NewLineChartOptionWithSeries(list)
+	if len(colours) > 0 {
+		theme = theme.WithSeriesColors(colours)
 	}
-	if p.YMin0 && pl.Y.Min > 0 {
-		pl.Y.Min = 0
+	opt.Theme = theme
+	opt.Padding = charts.Box{Top: 15, Left: 15, Right: 25, Bottom: 15}
+	opt.Title = charts.TitleOption{Text: p.Title, Offset: charts.OffsetCenter,
+		FontStyle: charts.NewFontStyleWithSize(15)}
+	if len(list) == 0 {
+		opt.Title.Text += " (no data)"
 	}
-	if p.Headroom > 0 && pl.Y.Max > pl.Y.Min {
-		pl.Y.Max += (pl.Y.Max - pl.Y.Min) * p.Headroom
+	opt.Legend = charts.LegendOption{Offset: charts.OffsetStr{Top: charts.PositionBottom}}
+	opt.LineStrokeWidth = 2
+	opt.XAxis.Labels = p.X
+	opt.XAxis.Title = p.XLabel
+	opt.XAxis.BoundaryGap = charts.Ptr(true)
+	y := charts.YAxisOption{Title: p.YLabel, SplitLineShow: charts.Ptr(true)}
+	if p.YMin0 && lo >= 0 {
+		y.Min = charts.Ptr(0.0)
 	}
-	return pl, nil
+	opt.YAxis = []charts.YAxisOption{y}
+	return opt, nil
 }
 
-// CDFQuantiles are the quantiles (in %) at which CDF samples a histogram:
-// every percent, then finer towards the tail, so the tail bends show.
-var CDFQuantiles = func() []float64 {
-	var qs []float64
-	for q := 0.0; q < 99; q++ {
-		qs = append(qs, q)
-	}
-	for _, step := range []struct{ from, to, by float64 }{{99, 99.9, 0.1}, {99.9, 99.99, 0.01}} {
-		for i := 0; ; i++ {
-			q := step.from + float64(i)*step.by
-			if q >= step.to-step.by/2 {
-				break
-			}
-			qs = append(qs, math.Round(q*1000)/1000)
-		}
-	}
-	return append(qs, 99.99, 99.999, 100)
-}()
+// Percentiles are the quantiles (in %) of a latency-by-percentile panel,
+// and PercentileLabels name them on its x axis.
+var (
+	Percentiles      = []float64{0, 50, 75, 90, 95, 99, 99.9, 99.99, 100}
+	PercentileLabels = []string{"min", "p50", "p75", "p90", "p95", "p99", "p99.9", "p99.99", "max"}
+)
 
-// CDF samples h as a cumulative distribution: x the value divided by unit
-// (e.g. 1000 for a microsecond histogram plotted in milliseconds), y the
-// fraction of values at or below it.
-func CDF(h *hdrhistogram.Histogram, unit float64) (x, y []float64) {
+// ByPercentile returns h's value at each of Percentiles divided by unit
+// (e.g. 1000 for a microsecond histogram plotted in milliseconds), or nil
+// for an empty histogram.
+func ByPercentile(h *hdrhistogram.Histogram, unit float64) []float64 {
 	if h == nil || h.TotalCount() == 0 {
-		return nil, nil
+		return nil
 	}
 	if unit <= 0 {
 		unit = 1
 	}
-	for _, q := range CDFQuantiles {
-		v := float64(h.ValueAtQuantile(q))
+	ys := make([]float64, len(Percentiles))
+	for i, q := range Percentiles {
+		v := h.ValueAtQuantile(q)
 		if q == 0 {
-			v = float64(h.Min())
+			v = h.Min()
 		}
-		x = append(x, v/unit)
-		y = append(y, q/100)
+		ys[i] = float64(v) / unit
 	}
-	return x, y
-}
-
-// ticks125 marks a log axis at 1, 2 and 5 times each power of ten, with
-// minor ticks between: plot.LogTicks labels powers of ten only, which
-// leaves a latency axis spanning less than a decade almost unlabelled.
-type ticks125 struct{}
-
-// Ticks implements plot.Ticker.
-func (ticks125) Ticks(lo, hi float64) []plot.Tick {
-	if lo <= 0 || hi <= lo {
-		return nil
-	}
-	var ts []plot.Tick
-	labelled := 0
-	for e := math.Floor(math.Log10(lo)); math.Pow(10, e) <= hi; e++ {
-		p := math.Pow(10, e)
-		for m := 1; m <= 9; m++ {
-			v := float64(m) * p
-			if v < lo || v > hi {
-				continue
-			}
-			t := plot.Tick{Value: v}
-			if m == 1 || m == 2 || m == 5 {
-				t.Label = strconv.FormatFloat(v, 'g', -1, 64)
-				labelled++
-			}
-			ts = append(ts, t)
-		}
-	}
-	// A narrow axis (less than a decade) would keep one or two labels:
-	// label every tick then.
-	if labelled < 3 {
-		for i := range ts {
-			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'g', -1, 64)
-		}
-	}
-	return ts
+	return ys
 }

@@ -2,7 +2,9 @@ package plot
 
 import (
 	"bytes"
+	"errors"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,14 +18,15 @@ func panels() []Panel {
 	for i := int64(1); i <= 1000; i++ {
 		_ = h.RecordValue(50 + i%100 + i*i/10000)
 	}
-	x, y := CDF(h, 1)
+	y := ByPercentile(h, 1)
+	rates := []string{"1000", "2000", "5000"}
 	return []Panel{
-		{Title: "Latency CDF", XLabel: "latency (µs)", YLabel: "fraction", LogX: true,
-			Series: []Series{{Name: "direct", X: x, Y: y}, {Name: "floor", X: scale(x, 2), Y: y, Style: 1}}},
-		{Title: "Added latency vs rate", XLabel: "rate (req/s)", YLabel: "added (µs)", YMin0: true,
+		{Title: "Latency by percentile", XLabel: "percentile", YLabel: "latency (µs)", X: PercentileLabels,
+			Series: []Series{{Name: "direct", Y: y}, {Name: "floor", Y: scale(y, 2), Style: 1}, {Name: "idle"}}},
+		{Title: "Added latency vs rate", XLabel: "rate (req/s)", YLabel: "added (µs)", X: rates, YMin0: true,
 			Series: []Series{
-				{Name: "floor p50", X: []float64{1000, 2000, 5000}, Y: []float64{90, 100, 120}, Style: 1, Points: true},
-				{Name: "floor p99", X: []float64{1000, 2000, 5000}, Y: []float64{200, 260, 400}, Style: 1, Dashed: true, Points: true},
+				{Name: "floor p50", Y: []float64{90, math.NaN(), 120}, Style: 1},
+				{Name: "floor p99", Y: []float64{200, 260, 400}, Style: 1, Square: true},
 			}},
 	}
 }
@@ -36,25 +39,41 @@ func scale(xs []float64, k float64) []float64 {
 	return out
 }
 
-func TestWriteSVGAndPNG(t *testing.T) {
-	dir := t.TempDir()
-	svg := filepath.Join(dir, "out.svg")
-	if err := WriteFile(svg, panels()); err != nil {
+func TestWriteSVG(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.svg")
+	if err := WriteFile(path, panels()); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(svg)
-	for _, want := range []string{"<svg", "Latency CDF", "Added latency vs rate", "floor p99", "direct"} {
-		if !bytes.Contains(b, []byte(want)) {
-			t.Fatalf("svg lacks %q", want)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if !strings.HasPrefix(strings.TrimSpace(s), "<svg") || !strings.HasSuffix(strings.TrimSpace(s), "</svg>") {
+		t.Fatalf("not an svg document: %.80s", s)
+	}
+	for _, want := range []string{"Latency by percentile", "Added latency vs rate", "latency (µs)", "rate (req/s)",
+		"direct", "floor p50", "floor p99", "p99.99", "max", "5000"} {
+		if !strings.Contains(s, ">"+want+"<") {
+			t.Errorf("svg lacks text %q", want)
 		}
 	}
+	if strings.Contains(s, ">idle<") {
+		t.Error("a series without data is in the legend")
+	}
+	if !strings.Contains(s, `viewBox="0 0 1000 880"`) {
+		t.Error("two panels are not stacked into one 880-pixel-high image")
+	}
+}
+
+func TestWritePNG(t *testing.T) {
 	// One small panel: rasterising is slow under -race.
-	pngPath := filepath.Join(dir, "out.png")
-	small := []Panel{{Title: "p", Series: []Series{{Name: "a", X: []float64{1, 2}, Y: []float64{1, 2}}}}}
-	if err := WriteFile(pngPath, small); err != nil {
+	path := filepath.Join(t.TempDir(), "out.png")
+	small := []Panel{{Title: "p", X: []string{"a", "b"}, Series: []Series{{Name: "a", Y: []float64{1, 2}}}}}
+	if err := WriteFile(path, small); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(pngPath)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,53 +82,56 @@ func TestWriteSVGAndPNG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 300 {
-		t.Fatalf("png is %v", b)
-	}
-	if err := WriteFile(filepath.Join(dir, "out.pdf"), panels()); err != ErrFormat {
-		t.Fatalf("pdf: %v", err)
+	if b := img.Bounds(); b.Dx() != panelWidth || b.Dy() != panelHeight {
+		t.Fatalf("png is %v", b.Size())
 	}
 }
 
-func TestCDF(t *testing.T) {
+func TestWriteErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteFile(filepath.Join(dir, "out.pdf"), panels()); err != ErrFormat {
+		t.Fatalf("pdf: %v", err)
+	}
+	if err := Write(&bytes.Buffer{}, "jpg", panels()); err != ErrFormat {
+		t.Fatalf("jpg: %v", err)
+	}
+	if err := WriteFile(filepath.Join(dir, "none.svg"), nil); err != ErrEmpty {
+		t.Fatalf("no panels: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none.svg")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a file was created for no panels")
+	}
+	bad := []Panel{{Title: "t", X: []string{"a", "b"}, Series: []Series{{Name: "s", Y: []float64{1}}}}}
+	if err := Write(&bytes.Buffer{}, "svg", bad); err == nil || !strings.Contains(err.Error(), `"s" has 1 values for 2`) {
+		t.Fatalf("mismatched series: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, "svg", []Panel{{Title: "Quiet", X: []string{"a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), ">Quiet (no data)<") {
+		t.Fatal("an empty panel is not titled as such")
+	}
+}
+
+func TestByPercentile(t *testing.T) {
 	h := hdrhistogram.New(1, 1e6, 3)
 	for i := int64(1); i <= 100; i++ {
 		_ = h.RecordValue(i * 10)
 	}
-	x, y := CDF(h, 1000)
-	if len(x) != len(CDFQuantiles) || y[0] != 0 || y[len(y)-1] != 1 || x[0] != 0.01 || x[len(x)-1] != 1 {
-		t.Fatalf("cdf ends (%v,%v) (%v,%v)", x[0], y[0], x[len(x)-1], y[len(y)-1])
+	y := ByPercentile(h, 1000)
+	if len(y) != len(Percentiles) || len(PercentileLabels) != len(Percentiles) {
+		t.Fatalf("%d values, %d percentiles, %d labels", len(y), len(Percentiles), len(PercentileLabels))
 	}
-	for i := 1; i < len(x); i++ {
-		if x[i] < x[i-1] || y[i] <= y[i-1] {
-			t.Fatalf("cdf not monotonic at %d: %v %v", i, x[i-1:i+1], y[i-1:i+1])
+	if y[0] != 0.01 || y[1] != 0.5 || y[len(y)-1] != 1 {
+		t.Fatalf("min %v, p50 %v, max %v", y[0], y[1], y[len(y)-1])
+	}
+	for i := 1; i < len(y); i++ {
+		if y[i] < y[i-1] {
+			t.Fatalf("not monotonic at %s: %v", PercentileLabels[i], y[i-1:i+1])
 		}
 	}
-	if x, _ := CDF(hdrhistogram.New(1, 10, 1), 1); x != nil {
-		t.Fatal("empty histogram gave points")
-	}
-	if !strings.HasPrefix(ErrFormat.Error(), "plot:") {
-		t.Fatal("error prefix")
-	}
-}
-
-func TestTicks125(t *testing.T) {
-	labels := func(lo, hi float64) []string {
-		var out []string
-		for _, tk := range (ticks125{}).Ticks(lo, hi) {
-			if tk.Label != "" {
-				out = append(out, tk.Label)
-			}
-		}
-		return out
-	}
-	if got := strings.Join(labels(0.8, 120), " "); got != "1 2 5 10 20 50 100" {
-		t.Fatalf("wide axis: %s", got)
-	}
-	if got := strings.Join(labels(21, 86), " "); got != "30 40 50 60 70 80" {
-		t.Fatalf("narrow axis: %s", got)
-	}
-	if len((ticks125{}).Ticks(0, 10)) != 0 {
-		t.Fatal("ticks for a non-positive axis")
+	if ByPercentile(hdrhistogram.New(1, 10, 1), 1) != nil || ByPercentile(nil, 1) != nil {
+		t.Fatal("empty histogram gave values")
 	}
 }

@@ -306,18 +306,17 @@ bar shows on stderr when it is a terminal.`,
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON on stdout")
 	f.StringVar(&csvPath, "csv", "", `write the metrics as CSV to FILE ("-" for stdout)`)
 	f.StringVar(&mdPath, "md", "", `write a markdown summary to FILE ("-" for stdout)`)
-	f.StringVar(&plotPath, "plot", "", "write latency CDFs to FILE (.svg or .png)")
+	f.StringVar(&plotPath, "plot", "", "write latency by percentile to FILE (.svg or .png)")
 	f.IntVar(&pid, "pid", 0, "sample RSS and CPU of this process (the target) from /proc during the run")
 	return cmd
 }
 
-// runPanels are the CDFs of a run: end-to-end latency, plus TTFT and
-// inter-token latency for streams.
+// runPanels are the latencies by percentile of a run: end-to-end, plus
+// TTFT and inter-token latency for streams.
 func runPanels(r load.Request, res *load.Result) []plot.Panel {
 	panel := func(title string, h *hdrhistogram.Histogram) plot.Panel {
-		x, y := plot.CDF(h, 1000)
-		return plot.Panel{Title: title + " (CDF) — " + r.URL, XLabel: "latency (ms, log scale)",
-			YLabel: "fraction of requests ≤ x", LogX: true, Series: []plot.Series{{Name: r.Model, X: x, Y: y}}}
+		return plot.Panel{Title: title + " by percentile — " + r.URL, XLabel: "percentile", YLabel: "latency (ms)",
+			X: plot.PercentileLabels, Series: []plot.Series{{Name: r.Model, Y: plot.ByPercentile(h, 1000)}}}
 	}
 	var ps []plot.Panel
 	if r.Stream {
@@ -534,7 +533,7 @@ To measure Tollgate, give the mock a fixed address and point a provider at it:
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON on stdout")
 	f.StringVar(&jsonPath, "json-out", "", `also write the JSON report to FILE`)
 	f.StringVar(&mdPath, "md", "", `write the report as markdown to FILE ("-" for stdout)`)
-	f.StringVar(&plotPath, "plot", "", "write latency CDFs and added latency to FILE (.svg or .png)")
+	f.StringVar(&plotPath, "plot", "", "write latency by percentile and added latency to FILE (.svg or .png)")
 	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")
 	return cmd
 }
