@@ -43,8 +43,8 @@ var (
 // Reset is called; NewScanner returns a ready one. A Scanner is not safe for
 // concurrent use. Pool Scanners with sync.Pool and Reset to reuse buffers.
 //
-// Memory: the read buffer starts at 16 KiB and grows, while one event needs
-// it, up to the size limit plus 4 KiB; events with several data lines also
+// Memory: the read buffer starts at 2 KiB and grows, while one event needs
+// it, up to the size limit plus 1 KiB; events with several data lines also
 // use a second buffer of up to the limit for the joined data.
 //
 // Parsing follows the WHATWG event stream rules: lines end with CRLF, LF or
