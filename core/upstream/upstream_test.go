@@ -319,3 +319,21 @@ func TestTLSHandshakeUnderConnect(t *testing.T) {
 		t.Fatalf("3 requests opened %d TLS connections", n)
 	}
 }
+
+func TestDialAside(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	c, err := dialAside(func() (net.Conn, error) { return a, nil })
+	if c != a || err != nil {
+		t.Fatalf("got %v, %v; want the dialed conn", c, err)
+	}
+	want := errors.New("refused")
+	if c, err = dialAside(func() (net.Conn, error) { return nil, want }); c != nil || err != want {
+		t.Fatalf("got %v, %v; want the dial error", c, err)
+	}
+	c, err = dialAside(func() (net.Conn, error) { panic("bug") })
+	var ue *Error
+	if c != nil || !errors.As(err, &ue) || ue.Kind != KindConnect || !strings.Contains(err.Error(), "bug") {
+		t.Fatalf("got %v, %v; want a connect error naming the panic", c, err)
+	}
+}
