@@ -32,7 +32,7 @@ type Series struct {
 	// leaves a gap. An empty Y drops the series (no data).
 	Y []float64
 	// Style picks the colour: series with the same Style share it (e.g.
-	// one target's p50 and p99). Zero-based.
+	// one target's p50 and p99). Zero-based; a negative Style is 0.
 	Style int
 	// Square marks the points with squares instead of circles, to tell
 	// apart two series of one Style: the library draws no dashed lines.
@@ -72,6 +72,7 @@ func WriteFile(path string, panels []Panel) error {
 	}
 	if err := Write(f, ext[1:], panels); err != nil {
 		_ = f.Close()
+		_ = os.Remove(path) // no half-written figure
 		return err
 	}
 	return f.Close()
@@ -143,7 +144,7 @@ func lineChart(p Panel) (charts.LineChartOption, error) {
 			ls.Symbol.Shape = charts.SymbolSquare
 		}
 		list = append(list, ls)
-		colours = append(colours, theme.GetSeriesColor(s.Style))
+		colours = append(colours, theme.GetSeriesColor(max(s.Style, 0)))
 	}
 	opt := charts.NewLineChartOptionWithSeries(list)
 	if len(colours) > 0 {

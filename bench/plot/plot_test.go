@@ -105,6 +105,16 @@ func TestWriteErrors(t *testing.T) {
 	if err := Write(&bytes.Buffer{}, "svg", bad); err == nil || !strings.Contains(err.Error(), `"s" has 1 values for 2`) {
 		t.Fatalf("mismatched series: %v", err)
 	}
+	if err := WriteFile(filepath.Join(dir, "bad.png"), bad); err == nil {
+		t.Fatal("mismatched series written to a file")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad.png")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a failed figure left a file behind")
+	}
+	neg := []Panel{{Title: "t", X: []string{"a"}, Series: []Series{{Name: "s", Y: []float64{1}, Style: -3}}}}
+	if err := Write(&bytes.Buffer{}, "svg", neg); err != nil {
+		t.Fatalf("negative style: %v", err)
+	}
 	var buf bytes.Buffer
 	if err := Write(&buf, "svg", []Panel{{Title: "Quiet", X: []string{"a"}}}); err != nil {
 		t.Fatal(err)
