@@ -59,7 +59,7 @@ catalog, a demo account and key printed on start, and data in
 const defaultGCPercent = 30
 
 func serve(ctx context.Context, out io.Writer, cfgPath string, dryRun bool) error {
-	if _, set := os.LookupEnv("GOGC"); !set {
+	if os.Getenv("GOGC") == "" { // unset, or set empty (the runtime's 100)
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	if cfgPath == "" {
