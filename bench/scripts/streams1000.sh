@@ -11,13 +11,14 @@
 # than the same binary installed by a copy or read back from disk.
 set -euo pipefail
 BIN=${1:-bin/tollgate} DUR=${DUR:-60s}
-data=$(mktemp -d)
+data=$(mktemp -d) srv= mock=
+trap 'kill $srv $mock 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$data"' EXIT
 cp "$BIN" "$data/tollgate"
 "$data/tollgate" mock --addr 127.0.0.1:19000 --token-gap 50ms --tokens 32 >/dev/null 2>&1 & mock=$!
 TOLLGATE_BENCH_DATA=$data/db "$data/tollgate" serve --config bench/tollgate-overhead.yaml >/dev/null 2>&1 & srv=$!
-trap 'kill $srv $mock 2>/dev/null; rm -rf "$data"' EXIT
 sleep 2
+kill -0 $srv
 "$data/tollgate" bench run --url http://127.0.0.1:18080/api/v1 --key sk-tg-bench-overhead-0001 --model bench/chat \
   --concurrency 1000 --duration "$DUR" --warmup 3s --stream --pid $srv |
   grep -E "Requests sent|TTFT|Inter-token|Process"
-grep -E "VmHWM|RssAnon|RssFile" /proc/$srv/status
+grep -E "VmHWM|RssAnon|RssFile|RssShmem" /proc/$srv/status
