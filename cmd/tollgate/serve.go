@@ -58,10 +58,16 @@ catalog, a demo account and key printed on start, and data in
 // VictoriaMetrics lowers it to 30 for the same reason.
 const defaultGCPercent = 20
 
-func serve(ctx context.Context, out io.Writer, cfgPath string, dryRun bool) error {
-	if os.Getenv("GOGC") == "" { // unset, or set empty (the runtime's 100)
+// setGCPercent applies defaultGCPercent unless GOGC is set (an empty GOGC
+// is the runtime's 100, so it counts as unset).
+func setGCPercent() {
+	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
+}
+
+func serve(ctx context.Context, out io.Writer, cfgPath string, dryRun bool) error {
+	setGCPercent()
 	if cfgPath == "" {
 		if _, err := os.Stat("tollgate.yaml"); err == nil {
 			cfgPath = "tollgate.yaml"
