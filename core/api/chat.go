@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	json "github.com/goccy/go-json"
 	"github.com/valyala/fasthttp"
@@ -477,10 +478,10 @@ var (
 	hdrOverhead     = []byte("X-Tollgate-Overhead-Us")
 )
 
-// setCanonical sets header k, in canonical form, to v.
+// setCanonical sets header k, in canonical form, to v. SetCanonical copies
+// the value and only reads it, so v's bytes are handed over as they are.
 func setCanonical(h *fasthttp.ResponseHeader, k []byte, v string) {
-	var b [128]byte
-	h.SetCanonical(k, append(b[:0], v...))
+	h.SetCanonical(k, unsafe.Slice(unsafe.StringData(v), len(v)))
 }
 
 func (st *reqState) setHeaders(ctx *fasthttp.RequestCtx, cand routing.Candidate) {
