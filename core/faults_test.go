@@ -514,6 +514,6 @@ func TestStreamsReuseUpstreamConnections(t *testing.T) {
 	// One connection serves them all; a second is tolerated for a
 	// starved CI machine where a stream's end arrives after drainWait.
 	if n := m.Accepted(); n > 2 {
-		t.Fatalf("20 streams and 20 plain requests in turn opened %d upstream connections, want 1", n)
+		t.Fatalf("20 streams and 20 plain requests in turn opened %d upstream connections, want 1 (2 tolerated)", n)
 	}
 }
